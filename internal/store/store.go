@@ -1,0 +1,125 @@
+// Package store persists cutover's decisions: per-service state and deploy
+// history. Every write is atomic: after a crash a reader sees either the old
+// or the new value, never a torn one. One service's broken entry never hides
+// the others.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/runtime"
+)
+
+// Errors returned by stores.
+var (
+	// ErrConflict reports a write whose expected generation did not match.
+	ErrConflict = errors.New("state changed concurrently")
+	// ErrNotFound reports a service with no stored state.
+	ErrNotFound = errors.New("no stored state")
+)
+
+// Release is one version of a service with its instances.
+type Release struct {
+	Version   string             `json:"version"`
+	Instances []runtime.Instance `json:"instances"`
+	// Since is when the release took its current role.
+	Since time.Time `json:"since"`
+}
+
+// Phase is the step an operation has reached. Its values are persisted.
+type Phase string
+
+// Phases of an operation, in order.
+const (
+	PhaseStarting   Phase = "starting"  // instances being started
+	PhaseGating     Phase = "gating"    // waiting for health
+	PhaseSwitching  Phase = "switching" // traffic decision recorded, being applied
+	PhaseCanary     Phase = "canary"    // canary steps running
+	PhaseStandby    Phase = "standby"   // switched; old release warm, new one watched
+	PhaseRollingOut Phase = "rolling"   // rolling batches
+	PhaseRetiring   Phase = "retiring"  // old instances being drained and stopped
+	PhaseUndoing    Phase = "undoing"   // failed; removing what was started
+)
+
+// Operation is a deploy or rollback in progress.
+type Operation struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"` // deploy | rollback
+	Version string `json:"version"`
+	From    string `json:"from,omitempty"`
+	Phase   Phase  `json:"phase"`
+	// Started lists instances this operation started (to remove on failure).
+	Started   []runtime.Instance `json:"started,omitempty"`
+	StartedAt time.Time          `json:"started_at"`
+	// Weight is the canary traffic percentage now applied.
+	Weight float64 `json:"weight,omitempty"`
+	// Step is the canary step index.
+	Step int `json:"step,omitempty"`
+	// Paused reports a canary paused by the user or by lack of data.
+	Paused bool `json:"paused,omitempty"`
+}
+
+// ServiceState is everything cutover must remember about one service.
+type ServiceState struct {
+	Name string `json:"name"`
+	// Generation increases by one on every write.
+	Generation uint64 `json:"generation"`
+	// Active is the release receiving traffic (nil before the first deploy).
+	Active *Release `json:"active,omitempty"`
+	// Candidate is a canary release receiving Op.Weight percent.
+	Candidate *Release `json:"candidate,omitempty"`
+	// Standby is the previous release kept warm, not routed.
+	Standby *Release `json:"standby,omitempty"`
+	// StandbyUntil is when the standby is retired.
+	StandbyUntil time.Time `json:"standby_until,omitzero"`
+	// Op is the operation in progress, if any.
+	Op *Operation `json:"op,omitempty"`
+	// Versions lists previously active versions, newest first (for rollback without standby).
+	Versions []string `json:"versions,omitempty"`
+}
+
+// Outcome of a finished operation.
+const (
+	OutcomeDeployed   = "deployed"
+	OutcomeFailed     = "failed"
+	OutcomeRolledBack = "rolled_back"
+	OutcomeAborted    = "aborted"
+)
+
+// HistoryRecord is one finished operation.
+type HistoryRecord struct {
+	ID       string    `json:"id"`
+	Service  string    `json:"service"`
+	Kind     string    `json:"kind"`
+	Version  string    `json:"version"`
+	From     string    `json:"from,omitempty"`
+	Strategy string    `json:"strategy,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Outcome  string    `json:"outcome"`
+	Reason   string    `json:"reason,omitempty"`
+	// Steps holds named durations such as "start", "gate", "switch", "drain".
+	Steps map[string]time.Duration `json:"steps,omitempty"`
+}
+
+// Store persists service state and history. Implementations are safe for concurrent use.
+type Store interface {
+	// Load returns every stored service. A service whose entry cannot be read
+	// is reported in bad (name → error) and left out of states.
+	Load(ctx context.Context) (states map[string]ServiceState, bad map[string]error, err error)
+	// Get returns one service's state or ErrNotFound.
+	Get(ctx context.Context, name string) (ServiceState, error)
+	// Put writes s atomically if the stored generation is s.Generation-1
+	// (0 meaning "none stored"), else returns ErrConflict.
+	Put(ctx context.Context, s ServiceState) error
+	// Delete removes a service's state.
+	Delete(ctx context.Context, name string) error
+	// AppendHistory durably appends one record.
+	AppendHistory(ctx context.Context, rec HistoryRecord) error
+	// History returns up to limit newest records of a service, newest first (limit ≤ 0: all).
+	History(ctx context.Context, service string, limit int) ([]HistoryRecord, error)
+	// Close releases the store.
+	Close() error
+}
