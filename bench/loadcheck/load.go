@@ -217,4 +217,3 @@ func errorKind(err error) string {
 	}
 	return "other"
 }
-
