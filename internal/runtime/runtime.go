@@ -30,6 +30,10 @@ type StartSpec struct {
 	Targets []string
 	// LogDir is where the instance's output log goes (process runtime).
 	LogDir string
+	// Index is the replica index, 0..Replicas-1, of the instance within its
+	// version. The static runtime uses it to pick the replica's address from
+	// a version's target list.
+	Index int
 }
 
 // Instance is a started instance as recorded in the state store. It is a
