@@ -7,89 +7,150 @@
 package metrics
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
-// Histogram is a latency histogram with fixed log-linear buckets (relative
-// error ≤ ~3% from 10µs to 100s). The zero value is empty and ready to use.
-type Histogram struct {
-	// Counts[i] is the number of observations in bucket i (see BucketUpper).
-	Counts [NumBuckets]uint64
-	// Total is the number of observations.
-	Total uint64
-	// Sum is the sum of observations.
-	Sum time.Duration
-}
-
-// NumBuckets is the number of histogram buckets.
-const NumBuckets = 256
-
-// BucketUpper returns the inclusive upper bound of bucket i.
-func BucketUpper(i int) time.Duration { panic("TODO") }
-
-// BucketOf returns the bucket index of d.
-func BucketOf(d time.Duration) int { panic("TODO") }
-
-// Add records one observation.
-func (h *Histogram) Add(d time.Duration) { panic("TODO") }
-
-// Merge adds o's counts into h.
-func (h *Histogram) Merge(o *Histogram) { panic("TODO") }
-
-// Quantile returns the q-quantile (0 ≤ q ≤ 1), 0 when empty.
-func (h *Histogram) Quantile(q float64) time.Duration { panic("TODO") }
-
-// Stats is a snapshot of one service version over a window.
-type Stats struct {
-	Service, Version string
-	From, To         time.Time
-	// Requests counts completed requests including errors.
-	Requests int64
-	// Status1xx..Status5xx count responses by class (proxy-generated 502/503/504 count as 5xx).
-	Status1xx, Status2xx, Status3xx, Status4xx, Status5xx int64
-	// ConnErrors counts requests that failed to reach the upstream (also counted in Status5xx).
-	ConnErrors int64
-	// InFlight is the current in-flight gauge.
-	InFlight int64
-	// Latency is the latency histogram of completed requests.
-	Latency Histogram
-}
-
-// ErrorRate returns Status5xx/Requests (0 when no requests).
-func (s Stats) ErrorRate() float64 { panic("TODO") }
+// DefaultRetention is the default Options.Retention.
+const DefaultRetention = 15 * time.Minute
 
 // Options configures a Registry.
 type Options struct {
-	// Retention is how long per-second slots are kept (default 15m).
+	// Retention is how long per-second slots are kept (default 15m). It is
+	// rounded up to whole seconds.
 	Retention time.Duration
 	// Now returns the current time (default time.Now); tests may replace it.
 	Now func() time.Time
 }
 
-// Registry holds all series. It is safe for concurrent use.
-type Registry struct{}
+// clock turns times into ticks: whole seconds since the registry's epoch.
+// Times carrying a monotonic reading (from time.Now) are compared on the
+// monotonic clock, so a wall-clock step does not scramble the ring.
+type clock struct {
+	now   func() time.Time
+	epoch time.Time
+}
 
-// NewRegistry returns an empty registry.
-func NewRegistry(opts Options) *Registry { panic("TODO") }
+// tick returns the slot number of t, never negative.
+func (c *clock) tick(t time.Time) int64 {
+	d := t.Sub(c.epoch)
+	if d < 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+type seriesKey struct{ service, version string }
+
+// Registry holds all series. It is safe for concurrent use.
+type Registry struct {
+	clock *clock
+	slots int
+
+	mu     sync.RWMutex
+	series map[seriesKey]*Series
+}
+
+// NewRegistry returns an empty registry. A Retention ≤ 0 means the default
+// (15m); a nil Now means time.Now.
+func NewRegistry(opts Options) *Registry {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Registry{
+		clock:  &clock{now: opts.Now, epoch: opts.Now()},
+		slots:  int((opts.Retention + time.Second - 1) / time.Second),
+		series: make(map[seriesKey]*Series),
+	}
+}
+
+// Retention returns how long per-second data is kept.
+func (r *Registry) Retention() time.Duration { return time.Duration(r.slots) * time.Second }
 
 // Series returns the series of one service version, creating it on first use.
 // Callers on the hot path keep the *Series and call Observe on it.
-func (r *Registry) Series(service, version string) *Series { panic("TODO") }
+func (r *Registry) Series(service, version string) *Series {
+	k := seriesKey{service, version}
+	r.mu.RLock()
+	s := r.series[k]
+	r.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s = r.series[k]; s == nil {
+		s = newSeries(service, version, r.clock, r.slots)
+		r.series[k] = s
+	}
+	return s
+}
 
-// Snapshot returns the stats of service/version over the last window.
-func (r *Registry) Snapshot(service, version string, window time.Duration) Stats { panic("TODO") }
+// lookup returns the series of service/version or nil.
+func (r *Registry) lookup(service, version string) *Series {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.series[seriesKey{service, version}]
+}
 
-// SnapshotSince returns the stats of service/version from since until now.
-func (r *Registry) SnapshotSince(service, version string, since time.Time) Stats { panic("TODO") }
+// Remove forgets the series of service/version, for a version that will not
+// serve again. A *Series still held by a caller keeps working but is no
+// longer reported; a later call to Series starts a new, empty one.
+func (r *Registry) Remove(service, version string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.series, seriesKey{service, version})
+}
 
-// Versions returns the versions with a series for service.
-func (r *Registry) Versions(service string) []string { panic("TODO") }
+// Snapshot returns the stats of service/version over the last window (see
+// Series.Snapshot). An unknown series yields empty Stats.
+func (r *Registry) Snapshot(service, version string, window time.Duration) Stats {
+	if s := r.lookup(service, version); s != nil {
+		return s.Snapshot(window)
+	}
+	now := r.clock.now()
+	return Stats{Service: service, Version: version, From: now.Add(-window), To: now}
+}
 
-// Series is the metrics of one service version. Its methods are safe for concurrent use.
-type Series struct{}
+// SnapshotSince returns the stats of service/version from since until now
+// (see Series.SnapshotSince). An unknown series yields empty Stats.
+func (r *Registry) SnapshotSince(service, version string, since time.Time) Stats {
+	if s := r.lookup(service, version); s != nil {
+		return s.SnapshotSince(since)
+	}
+	return Stats{Service: service, Version: version, From: since, To: r.clock.now()}
+}
 
-// Observe records one completed request. connErr marks a request that never reached the upstream.
-func (s *Series) Observe(status int, connErr bool, d time.Duration) { panic("TODO") }
+// Versions returns the versions with a series for service, sorted.
+func (r *Registry) Versions(service string) []string {
+	r.mu.RLock()
+	var vs []string
+	for k := range r.series {
+		if k.service == service {
+			vs = append(vs, k.version)
+		}
+	}
+	r.mu.RUnlock()
+	slices.Sort(vs)
+	return vs
+}
 
-// AddInFlight moves the in-flight gauge by delta.
-func (s *Series) AddInFlight(delta int64) { panic("TODO") }
+// all returns every series sorted by service, then version.
+func (r *Registry) all() []*Series {
+	r.mu.RLock()
+	ss := make([]*Series, 0, len(r.series))
+	for _, s := range r.series {
+		ss = append(ss, s)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(ss, func(a, b *Series) int {
+		return cmp.Or(strings.Compare(a.service, b.service), strings.Compare(a.version, b.version))
+	})
+	return ss
+}
