@@ -33,6 +33,9 @@ type Config struct {
 	Services map[string]*Service `yaml:"services"`
 	// ServiceOrder lists service names in file order.
 	ServiceOrder []string `yaml:"-"`
+
+	// src records where each field came from in the file (nil when built in code).
+	src *source
 }
 
 // Listen holds the proxy's public listeners. At least one of HTTP or HTTPS is set.

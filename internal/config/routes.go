@@ -1,0 +1,40 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// routeKey is the normalized host pattern and path prefix a service serves.
+func routeKey(host, prefix string) string {
+	if prefix != "/" {
+		prefix = strings.TrimSuffix(prefix, "/")
+	}
+	return strings.ToLower(host) + prefix
+}
+
+// routes reports two services that claim the same host and path prefix.
+func (v *validator) routes() {
+	owner := map[string]string{}
+	for _, name := range v.c.serviceNames() {
+		s := v.c.Services[name]
+		for i, h := range s.Hosts {
+			key := routeKey(h, s.PathPrefix)
+			other, taken := owner[key]
+			if !taken {
+				owner[key] = name
+				continue
+			}
+			if other == name {
+				continue
+			}
+			path := fmt.Sprintf("services.%s.hosts[%d]", name, i)
+			if _, ok := v.c.src.keys[path]; !ok {
+				path = "services." + name + ".path_prefix"
+			}
+			v.add(path, "give one of them different hosts or a different path_prefix",
+				"host %q with path_prefix %q is already routed to service %q (line %d)",
+				h, s.PathPrefix, other, v.lineOf("services."+other))
+		}
+	}
+}
