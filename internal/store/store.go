@@ -18,6 +18,14 @@ var (
 	ErrConflict = errors.New("state changed concurrently")
 	// ErrNotFound reports a service with no stored state.
 	ErrNotFound = errors.New("no stored state")
+	// ErrCorrupt reports a stored entry that cannot be decoded. Delete
+	// removes such an entry; Put over it fails until then.
+	ErrCorrupt = errors.New("stored state is corrupt")
+	// ErrInvalidName reports a service name a store cannot hold (empty, or
+	// not made of letters, digits, '.', '-' and '_').
+	ErrInvalidName = errors.New("invalid service name")
+	// ErrClosed reports use of a store after Close.
+	ErrClosed = errors.New("store is closed")
 )
 
 // Release is one version of a service with its instances.
