@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,12 +78,31 @@ func (e environment) defaultHTTP() string {
 // built in code. It consults the effective user id and $XDG_STATE_HOME.
 func (c *Config) ApplyDefaults() {
 	c.applyDefaults(osEnvironment())
+	c.normalize()
 }
 
 // ApplyDefaults fills every unset field of s with its documented default,
-// treating zero values as unset. It is for services built in code.
+// treating zero values as unset, and lowercases Hosts. It is for services
+// built in code.
 func (s *Service) ApplyDefaults() {
 	s.applyDefaults(func(_ string, zero bool) bool { return zero }, "")
+	s.normalize()
+}
+
+// normalize lowercases every service's Hosts: host names match
+// case-insensitively. It runs after validation so errors quote the file.
+func (c *Config) normalize() {
+	for _, s := range c.Services {
+		if s != nil {
+			s.normalize()
+		}
+	}
+}
+
+func (s *Service) normalize() {
+	for i, h := range s.Hosts {
+		s.Hosts[i] = strings.ToLower(h)
+	}
 }
 
 // unsetFunc reports whether the field at path should take its default;

@@ -157,6 +157,9 @@ func TestTLSAndAdminToken(t *testing.T) {
 func TestMergeKeys(t *testing.T) {
 	c := loadGood(t, "anchors.yaml", userEnv)
 	a, b := c.Services["a"], c.Services["b"]
+	if !slices.Equal(a.Hosts, []string{"a.example.com"}) || !slices.Equal(b.Hosts, []string{"b.example.com"}) {
+		t.Errorf("hosts %v %v, want lowercased", a.Hosts, b.Hosts)
+	}
 	if a.Health.Path != "/healthz" || b.Health.Path != "/healthz" {
 		t.Errorf("merged health paths %q %q", a.Health.Path, b.Health.Path)
 	}

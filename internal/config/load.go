@@ -36,7 +36,8 @@ func Load(path string) (*Config, error) {
 // ignored so that they can hold YAML anchors for merge keys ("<<: *common").
 // A key given as null counts as absent; an explicit zero is
 // kept and validated (so "standby: 0" retires the old version at once).
-// Checks that depend on the serving environment are left to Validate.
+// Hosts are lowercased. Checks that depend on the serving environment are
+// left to Validate.
 func Parse(data []byte, path string) (*Config, error) {
 	return parse(data, path, osEnvironment())
 }
@@ -65,6 +66,7 @@ func parse(data []byte, path string, env environment) (*Config, error) {
 		errs.sortByLine()
 		return nil, errs
 	}
+	c.normalize()
 	return c, nil
 }
 
