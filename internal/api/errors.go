@@ -1,0 +1,127 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/deploy"
+)
+
+// Errors of the server and the client.
+var (
+	// ErrUnreachable wraps a failure to connect to the admin API (no server
+	// on the socket, connection refused, dial timeout).
+	ErrUnreachable = errors.New("cannot reach the cutover server")
+	// ErrBadAddress reports an admin address NewClient cannot use.
+	ErrBadAddress = errors.New("bad admin address")
+	// ErrSocketInUse reports that another server answers on the unix socket
+	// Start was asked to listen on.
+	ErrSocketInUse = errors.New("another server is listening on the admin socket")
+	// ErrBadOptions reports Options that NewServer cannot use.
+	ErrBadOptions = errors.New("bad admin api options")
+	// ErrStarted reports a second call to Start.
+	ErrStarted = errors.New("admin api already started")
+	// ErrClosed reports a call to Start after Close.
+	ErrClosed = errors.New("admin api closed")
+	// ErrStreamEnded reports an event stream that the server ended before
+	// the operation it followed was done, or at all when following every
+	// operation (the server shut down).
+	ErrStreamEnded = errors.New("the server closed the event stream")
+)
+
+// Error codes carried in error responses.
+const (
+	CodeUnknownService    = "unknown_service"
+	CodeBusy              = "busy"
+	CodeInvalid           = "invalid"
+	CodeNoOperation       = "no_operation"
+	CodeNothingToRollBack = "nothing_to_roll_back"
+	CodeInvalidConfig     = "invalid_config"
+	CodeUnauthorized      = "unauthorized"
+	CodeNotFound          = "not_found"
+	CodeMethodNotAllowed  = "method_not_allowed"
+	CodeTooLarge          = "too_large"
+	CodeInternal          = "internal"
+)
+
+// Error is an error response of the admin API. The server writes it as
+// {"error":{...}}; the client returns it for every non-2xx response.
+// Error matches (errors.Is) the sentinel its code stands for, such as
+// deploy.ErrBusy for "busy" or config.ErrInvalid for "invalid_config".
+type Error struct {
+	// Status is the HTTP status code.
+	Status int `json:"-"`
+	// Code is a stable machine-readable code such as "busy".
+	Code string `json:"code"`
+	// Message is a human sentence naming the problem.
+	Message string `json:"message"`
+	// Details lists individual problems, e.g. one per config error.
+	Details []string `json:"details,omitempty"`
+}
+
+// Error returns the message.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("%s (http %d)", e.Code, e.Status)
+	}
+	return e.Message
+}
+
+// Is reports whether target is the sentinel that e's code stands for.
+func (e *Error) Is(target error) bool {
+	for _, m := range errorMap {
+		if m.code == e.Code && m.sentinel == target {
+			return true
+		}
+	}
+	return false
+}
+
+// errorMap is the one table between controller sentinels, HTTP status codes
+// and error codes. Order matters: the first sentinel matched wins.
+var errorMap = []struct {
+	sentinel error
+	status   int
+	code     string
+}{
+	{deploy.ErrUnknownService, http.StatusNotFound, CodeUnknownService},
+	{deploy.ErrBusy, http.StatusConflict, CodeBusy},
+	{deploy.ErrNoOperation, http.StatusConflict, CodeNoOperation},
+	{deploy.ErrNothingToRollBack, http.StatusConflict, CodeNothingToRollBack},
+	{config.ErrInvalid, http.StatusBadRequest, CodeInvalidConfig},
+	{deploy.ErrInvalid, http.StatusBadRequest, CodeInvalid},
+}
+
+// toError turns any error returned by the Backend (or by request decoding)
+// into the *Error sent to the client.
+func toError(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	for _, m := range errorMap {
+		if errors.Is(err, m.sentinel) {
+			return &Error{Status: m.status, Code: m.code, Message: err.Error(), Details: details(err)}
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()}
+}
+
+// details lists the entries of a config.Errors in err, if any.
+func details(err error) []string {
+	ces, ok := errors.AsType[config.Errors](err)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(ces))
+	for i, ce := range ces {
+		out[i] = ce.Error()
+	}
+	return out
+}
+
+// invalidf returns a 400 "invalid" error with a formatted message.
+func invalidf(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	// DefaultHeartbeat is how often an idle event stream gets a blank line.
+	DefaultHeartbeat = 15 * time.Second
+	// readHeaderTimeout bounds how long a client may take to send headers.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout bounds an idle keep-alive connection.
+	idleTimeout = 120 * time.Second
+	// shutdownTimeout bounds waiting for requests in flight on Close.
+	shutdownTimeout = 5 * time.Second
+)
+
+// Options configures a Server.
+type Options struct {
+	// Backend serves the requests. Required.
+	Backend Backend
+	// Logger receives request and error logs (default slog.Default()).
+	Logger *slog.Logger
+	// Socket is the unix socket path to listen on ("" = none). The socket is
+	// created mode 0600; requests on it need no token.
+	Socket string
+	// TCP is a TCP address to listen on, e.g. "127.0.0.1:7070" ("" = none).
+	// Every request on it must carry "Authorization: Bearer <Token>".
+	TCP string
+	// Token is the bearer token required on TCP. Required when TCP is set.
+	Token string
+	// Metrics, if not nil, is served at GET /metrics.
+	Metrics http.Handler
+	// Heartbeat is how often an idle event stream gets a blank line
+	// (default DefaultHeartbeat).
+	Heartbeat time.Duration
+}
+
+// Server is the admin API server. Start binds and serves in the background;
+// Close stops it. Its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	unixL    *net.UnixListener
+	tcpL     net.Listener
+	servers  []*http.Server
+	ctx      context.Context // base context of requests; done on Close
+	cancel   context.CancelFunc
+	stopHook func() bool
+
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewServer validates opts and returns a Server that is not listening yet.
+func NewServer(opts Options) (*Server, error) {
+	switch {
+	case opts.Backend == nil:
+		return nil, fmt.Errorf("%w: Backend is required", ErrBadOptions)
+	case opts.Socket == "" && opts.TCP == "":
+		return nil, fmt.Errorf("%w: set Socket, TCP or both", ErrBadOptions)
+	case opts.TCP != "" && opts.Token == "":
+		return nil, fmt.Errorf("%w: listening on TCP %s requires a token (admin.token_file or CUTOVER_TOKEN)",
+			ErrBadOptions, opts.TCP)
+	case opts.Heartbeat < 0:
+		return nil, fmt.Errorf("%w: Heartbeat must not be negative", ErrBadOptions)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// Start binds the configured listeners and serves them in the background.
+// It returns once the listeners accept connections, or with the first bind
+// error (leaving nothing bound). The server closes by itself, as by Close,
+// when ctx is done. Start may be called once.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.started {
+		return ErrStarted
+	}
+	s.started = true
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.listen(); err != nil {
+		s.cancel()
+		return err
+	}
+	base := func(net.Listener) context.Context { return s.ctx }
+	if s.unixL != nil {
+		s.serve(&http.Server{Handler: s.handler(false), BaseContext: base,
+			ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}, s.unixL)
+	}
+	if s.tcpL != nil {
+		s.serve(&http.Server{Handler: s.handler(true), BaseContext: base,
+			ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}, s.tcpL)
+	}
+	s.stopHook = context.AfterFunc(ctx, func() { _ = s.Close() })
+	s.log.Info("admin api listening", "socket", s.opts.Socket, "tcp", s.tcpAddrLocked())
+	return nil
+}
+
+// listen binds the listeners, closing what it bound on failure.
+func (s *Server) listen() error {
+	if s.opts.Socket != "" {
+		l, err := listenUnix(s.opts.Socket)
+		if err != nil {
+			return err
+		}
+		s.unixL = l
+	}
+	if s.opts.TCP != "" {
+		l, err := net.Listen("tcp", s.opts.TCP)
+		if err != nil {
+			if s.unixL != nil {
+				_ = s.unixL.Close()
+				_ = os.Remove(s.opts.Socket)
+				s.unixL = nil
+			}
+			return fmt.Errorf("listen on admin tcp: %w", err)
+		}
+		s.tcpL = l
+	}
+	return nil
+}
+
+// serve runs srv on l in a goroutine owned by s (stopped by Close).
+func (s *Server) serve(srv *http.Server, l net.Listener) {
+	s.servers = append(s.servers, srv)
+	s.wg.Go(func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin api serve failed", "addr", l.Addr().String(), "err", err)
+		}
+	})
+}
+
+// Close stops the listeners, ends event streams, waits up to a few seconds
+// for other requests in flight and removes the unix socket. It is safe to
+// call more than once and before Start; later calls return the first result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		servers := s.servers
+		if s.stopHook != nil {
+			s.stopHook()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		for _, srv := range servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				s.closeErr = errors.Join(s.closeErr, srv.Close())
+			}
+		}
+		s.wg.Wait()
+		if s.unixL != nil {
+			if err := os.Remove(s.opts.Socket); err != nil && !os.IsNotExist(err) {
+				s.closeErr = errors.Join(s.closeErr, fmt.Errorf("remove admin socket: %w", err))
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// SocketPath returns the unix socket path ("" when not listening on one).
+func (s *Server) SocketPath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unixL == nil {
+		return ""
+	}
+	return s.opts.Socket
+}
+
+// TCPAddr returns the bound TCP address, with the real port when Options.TCP
+// asked for port 0 ("" when not listening on TCP).
+func (s *Server) TCPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tcpAddrLocked()
+}
+
+func (s *Server) tcpAddrLocked() string {
+	if s.tcpL == nil {
+		return ""
+	}
+	return s.tcpL.Addr().String()
+}
