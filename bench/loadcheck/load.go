@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -203,16 +205,23 @@ func backendName(b []byte) string {
 // errorKind groups transport errors into a few stable labels.
 func errorKind(err error) string {
 	var ne net.Error
+	var oe *net.OpError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "eof"
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
+	case strings.Contains(err.Error(), "server closed idle connection"):
+		return "server closed idle connection"
+	case errors.As(err, &oe):
 		return oe.Op
 	}
 	return "other"

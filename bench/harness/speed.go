@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// speedRun is one measured wrk run against one subject.
+type speedRun struct {
+	Round   int       `json:"round"`
+	Subject string    `json:"subject"`
+	Conns   int       `json:"conns"`
+	Wrk     wrkResult `json:"wrk"`
+	// RSSKB is the peak summed VmRSS of the subject's processes during the run.
+	RSSKB int64 `json:"rss_kb"`
+	// HWMKB is the summed VmHWM of the subject's processes right after the run.
+	HWMKB int64  `json:"hwm_kb"`
+	Err   string `json:"error,omitempty"`
+}
+
+// speed runs the interleaved rounds: for each round and each connection
+// count, every subject in order (A B C D A B C D ...), each preceded by an
+// unmeasured warm-up so idle upstream pools are refilled.
+func (h *harness) speed(ctx context.Context, subs []*subject) []speedRun {
+	var runs []speedRun
+	for round := 1; round <= h.rounds; round++ {
+		for _, c := range h.conns {
+			for _, s := range subs {
+				if ctx.Err() != nil {
+					return runs
+				}
+				r := h.speedOnce(ctx, s, c)
+				r.Round = round
+				runs = append(runs, r)
+				h.log.Info("speed run", "round", round, "conns", c, "subject", s.Key,
+					"rps", int64(r.Wrk.RPS()), "p50_us", r.Wrk.P50US, "p99_us", r.Wrk.P99US,
+					"rss_kb", r.RSSKB, "failed", r.Wrk.Failed(), "err", r.Err)
+			}
+		}
+	}
+	return runs
+}
+
+func (h *harness) speedOnce(ctx context.Context, s *subject, conns int) speedRun {
+	run := wrkRun{URL: s.URL(), Conns: conns, Script: h.luaScript, CPU: h.loadCPU, Log: h.wrkLog}
+	r := speedRun{Subject: s.Key, Conns: conns}
+	if h.warmup > 0 {
+		w := run
+		w.Duration, w.Log = h.warmup, ""
+		if _, err := runWrk(ctx, w); err != nil {
+			r.Err = "warm-up: " + err.Error()
+			return r
+		}
+	}
+	var sampler *rssSampler
+	if s.pid != 0 {
+		sampler = sampleRSS(s.pid, 200*time.Millisecond)
+	}
+	run.Duration = h.duration
+	w, err := runWrk(ctx, run)
+	if sampler != nil {
+		r.RSSKB, r.HWMKB = sampler.stop()
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.Wrk = w
+	return r
+}
