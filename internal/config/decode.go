@@ -95,7 +95,17 @@ type decoder struct {
 	file string
 	src  *source
 	errs Errors
+	// nodes and depth bound the work done, so that aliases that expand
+	// exponentially or refer to themselves cannot exhaust memory or stack.
+	nodes, depth int
+	exhausted    bool
 }
+
+// Limits on a document's size after aliases are expanded.
+const (
+	maxNodes = 1 << 18
+	maxDepth = 64
+)
 
 var durationType = reflect.TypeFor[Duration]()
 
@@ -112,7 +122,15 @@ func (d *decoder) fail(n *yaml.Node, path, fix, format string, args ...any) {
 // decode stores n into v, which must be settable.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	n = resolveAlias(n)
-	if isNull(n) {
+	if isNull(n) || d.exhausted {
+		return
+	}
+	d.nodes++
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.nodes > maxNodes || d.depth > maxDepth {
+		d.exhausted = true
+		d.fail(n, path, "simplify the file's anchors and aliases", "document too large or nested too deeply")
 		return
 	}
 	d.src.set[path] = true
@@ -200,6 +218,14 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 // mergePairs expands the value of a "<<" key: a mapping, an alias of one, or a list of them.
 func (d *decoder) mergePairs(n *yaml.Node, path string) []pair {
 	n = resolveAlias(n)
+	if d.exhausted {
+		return nil
+	}
+	if d.nodes++; d.nodes > maxNodes {
+		d.exhausted = true
+		d.fail(n, path, "simplify the file's anchors and aliases", "document too large or nested too deeply")
+		return nil
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		return d.pairs(n, path)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,19 @@ func TestParseIsStrictAboutKinds(t *testing.T) {
 		if _, err := parse([]byte(data), "c.yaml", userEnv); !errors.Is(err, ErrInvalid) {
 			t.Errorf("parse(%q) = %v, want ErrInvalid", data, err)
 		}
+	}
+}
+
+func TestParseBoundsAliasExpansion(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x-0: &m0 {web: {process: {command: ./w}, ports: [1, 2]}}\n")
+	for i := 1; i <= 8; i++ {
+		refs := strings.Repeat(fmt.Sprintf("*m%d, ", i-1), 10)
+		fmt.Fprintf(&b, "x-%d: &m%d {<<: [%s]}\n", i, i, strings.TrimSuffix(refs, ", "))
+	}
+	b.WriteString("services: {<<: *m8}\n")
+	_, err := parse([]byte(b.String()), "c.yaml", userEnv)
+	if err == nil || !strings.Contains(err.Error(), "document too large") {
+		t.Fatalf("parse of an exponential merge-key bomb = %v, want a size error", err)
 	}
 }
