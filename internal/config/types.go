@@ -1,7 +1,7 @@
 // Package config defines cutover.yaml: its schema, defaults and validation.
 //
 // Load parses a file strictly (unknown keys are errors) and returns a Config
-// with every default applied, or an *Errors value whose entries each name the
+// with every default applied, or an Errors value whose entries each name the
 // file, line, field path and the fix.
 package config
 
