@@ -173,11 +173,15 @@ func TestMergeAndMean(t *testing.T) {
 }
 
 func BenchmarkBucketOf(b *testing.B) {
-	d := 37 * time.Millisecond
-	var sink int
+	rng := rand.New(rand.NewPCG(3, 4))
+	ds := make([]time.Duration, 1024)
+	for i := range ds {
+		ds[i] = time.Duration(float64(20*time.Millisecond) * math.Exp(2*rng.NormFloat64()))
+	}
+	var sink, i int
 	for b.Loop() {
-		sink += BucketOf(d)
-		d += 12345
+		sink += BucketOf(ds[i&1023])
+		i++
 	}
 	_ = sink
 }

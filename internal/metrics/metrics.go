@@ -3,7 +3,13 @@
 // in-flight gauges, in one-second slots over a retention window, readable as
 // a Snapshot over any recent window and exportable to Prometheus.
 //
-// The hot path (Series.Observe) takes no lock and does not allocate.
+// The hot path (Series.Observe) takes no lock and, once the ring has been
+// filled, does not allocate; it costs tens of nanoseconds per call
+// (BenchmarkObserveParallel).
+//
+// A connection error is recorded by the caller as a request answered with
+// the status the proxy sent (502 or 504) and connErr set: it counts in
+// Requests, Status5xx and ConnErrors.
 package metrics
 
 import (

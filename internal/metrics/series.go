@@ -110,8 +110,9 @@ func (s *Series) Version() string { return s.version }
 // duration. connErr marks a request that never reached the upstream; the
 // caller passes the status it answered with (502 or 504), so a connection
 // error is counted both in ConnErrors and in Status5xx. A status outside
-// 100..599 (such as 0) is counted as 5xx.
+// 100..599 (such as 0) is counted as 5xx; a negative duration as 0.
 func (s *Series) Observe(status int, connErr bool, d time.Duration) {
+	d = max(d, 0)
 	class := classOf(status)
 	bucket := BucketOf(d)
 

@@ -284,3 +284,25 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Observe allocates %v times per call", allocs)
 	}
 }
+
+func TestNegativeDurationCountsAsZero(t *testing.T) {
+	r, _ := newTestRegistry(time.Minute)
+	r.Series("web", "v1").Observe(200, false, -time.Second)
+	st := r.Snapshot("web", "v1", 0)
+	if st.Latency.Sum != 0 || st.Latency.Counts[0] != 1 {
+		t.Fatalf("Sum=%v Counts[0]=%d", st.Latency.Sum, st.Latency.Counts[0])
+	}
+}
+
+func BenchmarkSnapshotFullRetention(b *testing.B) {
+	r, c := newTestRegistry(DefaultRetention)
+	s := r.Series("web", "v1")
+	for range int(DefaultRetention / time.Second) {
+		s.Observe(200, false, 20*time.Millisecond)
+		c.Advance(time.Second)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Snapshot("web", "v1", 0)
+	}
+}
