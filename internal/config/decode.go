@@ -50,6 +50,15 @@ func (s *source) lineOf(path string) position {
 	return position{}
 }
 
+// has reports whether path appears in the file.
+func (s *source) has(path string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.keys[path]
+	return ok
+}
+
 // badNear reports whether path, one of its parents or one of its children failed to decode.
 func (s *source) badNear(path string) bool {
 	if s == nil || len(s.bad) == 0 {

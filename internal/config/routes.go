@@ -29,12 +29,12 @@ func (v *validator) routes() {
 				continue
 			}
 			path := fmt.Sprintf("services.%s.hosts[%d]", name, i)
-			if _, ok := v.c.src.keys[path]; !ok {
+			if !v.c.src.has(path) {
 				path = "services." + name + ".path_prefix"
 			}
 			v.add(path, "give one of them different hosts or a different path_prefix",
-				"host %q with path_prefix %q is already routed to service %q (line %d)",
-				h, s.PathPrefix, other, v.lineOf("services."+other))
+				"host %q with path_prefix %q is already routed to service %q%s",
+				h, s.PathPrefix, other, v.at("services."+other))
 		}
 	}
 }

@@ -41,8 +41,14 @@ func (v *validator) add(path, fix, format string, args ...any) {
 	})
 }
 
-// lineOf returns the line of path, for messages that point at another entry.
-func (v *validator) lineOf(path string) int { return v.c.src.lineOf(path).line }
+// at returns " (line N)" locating path, or "" when the line is unknown, for
+// messages that point at another entry.
+func (v *validator) at(path string) string {
+	if line := v.c.src.lineOf(path).line; line > 0 {
+		return fmt.Sprintf(" (line %d)", line)
+	}
+	return ""
+}
 
 func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 	v := &validator{c: c}

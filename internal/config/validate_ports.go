@@ -121,7 +121,7 @@ func (v *validator) portConflicts() {
 		for _, port := range s.PortPool() {
 			if o, taken := used[port]; taken {
 				v.add(path, "give each service and listener its own ports",
-					"port %d is also used by %s (line %d)", port, o.what, v.lineOf(o.path))
+					"port %d is also used by %s%s", port, o.what, v.at(o.path))
 				break
 			}
 		}

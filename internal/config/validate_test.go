@@ -87,3 +87,16 @@ func TestParseBoundsAliasExpansion(t *testing.T) {
 		t.Fatalf("parse of an exponential merge-key bomb = %v, want a size error", err)
 	}
 }
+
+func TestValidateCodeBuiltDuplicateRoute(t *testing.T) {
+	c := &Config{Services: map[string]*Service{
+		"a": {Process: &Process{Command: "./a"}, Ports: []int{8080, 8081}},
+		"b": {Process: &Process{Command: "./b"}, Ports: []int{8090, 8091}},
+	}}
+	c.ApplyDefaults()
+	want := `services.b.path_prefix: host "*" with path_prefix "/" is already routed to service "a"; ` +
+		"give one of them different hosts or a different path_prefix"
+	if err := c.Validate(nil); err == nil || err.Error() != want {
+		t.Errorf("Validate = %v, want %q", err, want)
+	}
+}
