@@ -1,7 +1,3 @@
-// Package health probes app instances over HTTP or TCP: a single Probe, a
-// Gate that waits until an instance has passed a number of consecutive
-// probes, and a Monitor that keeps checking live instances and reports
-// transitions between healthy and unhealthy.
 package health
 
 import (

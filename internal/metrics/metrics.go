@@ -120,6 +120,9 @@ func (r *Registry) Snapshot(service, version string, window time.Duration) Stats
 	if s := r.lookup(service, version); s != nil {
 		return s.Snapshot(window)
 	}
+	if window <= 0 || window > r.Retention() {
+		window = r.Retention()
+	}
 	now := r.clock.now()
 	return Stats{Service: service, Version: version, From: now.Add(-window), To: now}
 }
