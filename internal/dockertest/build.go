@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -71,12 +72,38 @@ func (e *buildError) Error() string {
 	return "go build sampleimage: " + e.err.Error() + "\n" + e.output
 }
 
-// BuildSampleImage builds a FROM scratch image holding a static build of the
+// BuildSampleImage makes a FROM scratch image holding a static build of the
 // sample app (entry point SampleBinary, so a container's command is the
-// app's flags) with the given tags, e.g. "cutover-test-<RunID>/sample:v1".
-// The image has a HEALTHCHECK probing /healthz on $PORT. The tags are
-// removed when the test ends. It returns the image id.
+// app's flags) available under the given tags, e.g.
+// "cutover-test-<RunID>/sample:v1". The image has a HEALTHCHECK probing
+// /healthz on $PORT. The tags are removed when the test ends. It returns the
+// image id.
+//
+// Under Main the image is built once per test binary and each call only
+// tags it; Main removes it at exit. Otherwise every call builds it afresh.
 func BuildSampleImage(t testing.TB, tags ...string) string {
+	t.Helper()
+	if !underMain.Load() {
+		return buildSample(t, tags...)
+	}
+	cli := RequireDocker(t)
+	id, err := sharedSampleImage(t, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tag := range tags {
+		if err := cli.ImageTag(ctx, id, tag); err != nil {
+			t.Fatalf("tag sample image as %s: %v", tag, err)
+		}
+	}
+	removeTagsAtCleanup(t, cli, tags)
+	return id
+}
+
+// buildSample builds the sample image with tags.
+func buildSample(t testing.TB, tags ...string) string {
 	t.Helper()
 	bin, err := sampleBinary()
 	if err != nil {
@@ -88,25 +115,77 @@ func BuildSampleImage(t testing.TB, tags ...string) string {
 	}, tags...)
 }
 
+var (
+	sharedMu sync.Mutex
+	sharedID string
+)
+
+// sharedSampleImage returns the id of the sample image built once for this
+// test binary (tagged SharedSampleImage()), building it when absent.
+func sharedSampleImage(t testing.TB, cli *engine.Client) (string, error) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if sharedID != "" {
+		if _, err := cli.ImageInspect(ctx, sharedID); err == nil {
+			return sharedID, nil
+		}
+	}
+	bin, err := sampleBinary()
+	if err != nil {
+		return "", err
+	}
+	id, err := build(ctx, cli, map[string][]byte{
+		"Dockerfile": []byte(sampleDockerfile),
+		"sampleapp":  bin,
+	}, []string{SharedSampleImage()})
+	if err != nil {
+		return "", err
+	}
+	sharedID = id
+	return id, nil
+}
+
+// SharedSampleImage is the tag of the sample image Main keeps for the
+// whole test binary.
+func SharedSampleImage() string { return "cutover-test-" + RunID() + "/sample:shared" }
+
 // BuildImage builds an image from files (which must hold a Dockerfile; every
 // file is executable) with the given tags and the label LabelKey=RunID().
 // The tags are removed when the test ends. It returns the image id.
 func BuildImage(t testing.TB, files map[string][]byte, tags ...string) string {
 	t.Helper()
 	cli := RequireDocker(t)
-	buildCtx, err := tarFiles(files)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id, err := build(ctx, cli, files, tags)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	removeTagsAtCleanup(t, cli, tags)
+	return id
+}
+
+// build builds files with tags and the run label.
+func build(ctx context.Context, cli *engine.Client, files map[string][]byte, tags []string) (string, error) {
+	buildCtx, err := tarFiles(files)
+	if err != nil {
+		return "", err
+	}
 	id, err := cli.ImageBuild(ctx, bytes.NewReader(buildCtx), engine.BuildOptions{
 		Tags:   tags,
 		Labels: map[string]string{LabelKey: RunID()},
 	})
 	if err != nil {
-		t.Fatalf("build image %v: %v", tags, err)
+		return "", fmt.Errorf("build image %v: %w", tags, err)
 	}
+	return id, nil
+}
+
+// removeTagsAtCleanup removes tags when the test ends; an image left
+// without tags is deleted.
+func removeTagsAtCleanup(t testing.TB, cli *engine.Client, tags []string) {
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
 		defer cancel()
@@ -116,7 +195,6 @@ func BuildImage(t testing.TB, files map[string][]byte, tags ...string) string {
 			}
 		}
 	})
-	return id
 }
 
 // tarFiles makes a build context tar from files, in name order.

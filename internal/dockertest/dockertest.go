@@ -8,11 +8,16 @@
 package dockertest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +30,62 @@ const LabelKey = "cutover.test"
 var (
 	runIDOnce sync.Once
 	runID     string
+
+	// underMain is set by Main: images may then outlive a single test.
+	underMain atomic.Bool
 )
+
+// Main runs a package's tests and then removes every container and image
+// labelled LabelKey=RunID(), including the sample image BuildSampleImage
+// shares between tests. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
+//
+// A failed cleanup turns a passing run into exit code 1.
+func Main(m *testing.M) int {
+	underMain.Store(true)
+	code := m.Run()
+	if err := removeRun(); err != nil {
+		fmt.Fprintln(os.Stderr, "dockertest: cleanup:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// removeRun removes the containers and images of this run, newest image
+// first so that derived images go before their parents.
+func removeRun() error {
+	cli, err := engine.New(engine.Options{Host: engine.HostFromEnv()})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ctx, cancel := cleanupContext()
+	defer cancel()
+	if cli.Ping(ctx) != nil {
+		return nil // no engine, nothing was created
+	}
+	label := LabelKey + "=" + RunID()
+	var errs []error
+	containers, err := cli.ContainerList(ctx, engine.ListOptions{All: true, Labels: []string{label}})
+	errs = append(errs, err)
+	for _, c := range containers {
+		if err := cli.ContainerRemove(ctx, c.ID, engine.RemoveOptions{Force: true, Volumes: true}); !engine.IsGone(err) {
+			errs = append(errs, err)
+		}
+	}
+	images, err := cli.ImageList(ctx, engine.ImageListOptions{Labels: []string{label}})
+	errs = append(errs, err)
+	slices.SortFunc(images, func(a, b engine.ImageSummary) int { return cmp.Compare(b.Created, a.Created) })
+	for _, img := range images {
+		if err := cli.ImageRemove(ctx, img.ID, true); !engine.IsGone(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // RunID returns a random id, fixed for the life of the test binary, that
 // makes image names and labels of this run unique.

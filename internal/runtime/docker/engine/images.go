@@ -162,3 +162,18 @@ func SplitReference(ref string) (repo, tag string) {
 	}
 	return ref[:i], ref[i+1:]
 }
+
+// ImageTag adds the reference target ("repo:tag") to the image source.
+func (c *Client) ImageTag(ctx context.Context, source, target string) error {
+	repo, tag := SplitReference(target)
+	q := url.Values{"repo": {repo}}
+	if tag != "" {
+		q.Set("tag", tag)
+	}
+	resp, err := c.call(ctx, "image tag", http.MethodPost, "/images/"+source+"/tag", q, nil)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	return nil
+}
