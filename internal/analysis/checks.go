@@ -54,12 +54,12 @@ func (j judgement) errorRate(maxIncrease float64, baseline, canary metrics.Stats
 	case !j.enough:
 		c.Reason = rates + ", not judged before the minimum request count"
 	case c.Verdict == Fail:
-		c.Reason = fmt.Sprintf("%s exceeds the %g-point tolerance (p=%.2g)", rates, maxIncrease, c.PValue)
+		c.Reason = fmt.Sprintf("%s exceeds the %g-point tolerance (%s)", rates, maxIncrease, pText(c.PValue))
 	case c.Verdict == Pass:
 		c.Reason = fmt.Sprintf("%s is within the %g-point tolerance", rates, maxIncrease)
 	default:
-		c.Reason = fmt.Sprintf("%s is not yet conclusive against the %g-point tolerance (p=%.2g worse, p=%.2g within)",
-			rates, maxIncrease, c.PValue, c.PWithin)
+		c.Reason = fmt.Sprintf("%s is not yet conclusive against the %g-point tolerance (%s worse, %s within)",
+			rates, maxIncrease, pText(c.PValue), pText(c.PWithin))
 	}
 	return c
 }
@@ -86,11 +86,11 @@ func (j judgement) latency(name string, q float64, tol latencyTolerance, base, c
 	case !j.enough:
 		c.Reason = values + ", not judged before the minimum request count"
 	case c.Verdict == Fail:
-		c.Reason = fmt.Sprintf("%s is beyond tolerance (p=%.2g)", values, c.PValue)
+		c.Reason = fmt.Sprintf("%s is beyond tolerance (%s)", values, pText(c.PValue))
 	case c.Verdict == Pass:
 		c.Reason = values + " is within tolerance"
 	default:
-		c.Reason = fmt.Sprintf("%s is not yet conclusive (p=%.2g worse, p=%.2g within)", values, c.PValue, c.PWithin)
+		c.Reason = fmt.Sprintf("%s is not yet conclusive (%s worse, %s within)", values, pText(c.PValue), pText(c.PWithin))
 	}
 	return c
 }
@@ -121,4 +121,12 @@ func msText(v float64) string {
 		return "unbounded"
 	}
 	return fmt.Sprintf("%.3gms", v)
+}
+
+// pText formats a p-value for a reason.
+func pText(p float64) string {
+	if p < 1e-9 {
+		return "p<1e-9"
+	}
+	return fmt.Sprintf("p=%.2g", p)
 }
