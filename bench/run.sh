@@ -21,6 +21,8 @@
 #   SUBJECTS [direct,nginx,haproxy,caddy,cutover,library]
 #   PROXY_CPU [0] LOAD_CPU [1]   CPU for proxies + backend, CPU for wrk + clients
 #   OUT [bench/RESULTS.md]       report path; WORK [/tmp/cutover-bench] scratch dir
+#   NICE [unset]          e.g. -10: run everything at a higher priority, for a
+#                         machine that other work shares (recorded in the report)
 #   SKIP_INSTALL=1        do not touch apt
 set -euo pipefail
 
@@ -47,7 +49,7 @@ WORK=${WORK:-/tmp/cutover-bench}
 
 # The command line as given, for the report.
 command=""
-for v in ROUNDS DURATION WARMUP CONNS SWITCH_DURATION SWITCH_EVERY SUBJECTS PROXY_CPU LOAD_CPU; do
+for v in ROUNDS DURATION WARMUP CONNS SWITCH_DURATION SWITCH_EVERY SUBJECTS PROXY_CPU LOAD_CPU NICE; do
 	if printenv "$v" >/dev/null; then command+="$v=$(printenv "$v") "; fi
 done
 command+="bench/run.sh"
@@ -116,7 +118,9 @@ fi
 # --- run --------------------------------------------------------------------------
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-exec taskset -c "$LOAD_CPU" "$bin/harness" \
+nice=()
+if [[ -n ${NICE:-} ]]; then nice=(nice -n "$NICE"); fi
+exec "${nice[@]}" taskset -c "$LOAD_CPU" "$bin/harness" \
 	-work "$WORK" -conf "$here" -bin "$bin" -out "$OUT" \
 	-rounds "$ROUNDS" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" \
 	-switch-duration "$SWITCH_DURATION" -switch-every "$SWITCH_EVERY" -subjects "$SUBJECTS" \

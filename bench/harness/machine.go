@@ -76,3 +76,9 @@ func loadavg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// load1 returns the 1-minute load average.
+func load1() string {
+	f := strings.Fields(loadavg())
+	return f[0]
+}

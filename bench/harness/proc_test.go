@@ -34,13 +34,22 @@ func TestStartProcRunsPinnedInItsOwnGroupAndStops(t *testing.T) {
 	if !p.exited() {
 		t.Fatal("process still running after stop")
 	}
+	// The child is reparented and reaped asynchronously: poll until it is gone.
 	for _, pid := range pids[1:] {
-		if _, err := os.Stat(filepath.Join("/proc", itoa(pid))); err == nil {
-			if b, _ := os.ReadFile(filepath.Join("/proc", itoa(pid), "stat")); len(b) > 0 && !zombie(b) {
-				t.Errorf("child %d still running after stop", pid)
-			}
+		deadline := time.Now().Add(5 * time.Second)
+		for running(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if running(pid) {
+			t.Errorf("child %d still running after stop", pid)
 		}
 	}
+}
+
+// running reports whether pid exists and has not exited.
+func running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	return err == nil && !zombie(b)
 }
 
 func TestWaitHTTP(t *testing.T) {
@@ -54,8 +63,6 @@ func TestWaitHTTP(t *testing.T) {
 		t.Fatalf("waitHTTP on a closed server = %v, want ErrNotReady", err)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // zombie reports whether a /proc/PID/stat line is of an exited, unreaped process.
 func zombie(stat []byte) bool {

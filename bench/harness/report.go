@@ -176,8 +176,8 @@ func writeReport(w io.Writer, res *results) error {
 	} else {
 		fmt.Fprintf(&b, "Two backends (v1, v2) behind the proxy; the proxy is switched between them every %s while load runs for %s.\n\n",
 			m.SwitchEvery, m.SwitchDuration)
-		b.WriteString("| setup | client | conns | requests | failed | failed % | switches done (errors) | mean switch ms | responses per backend | failure detail |\n")
-		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|---|\n")
+		b.WriteString("| setup | client | conns | requests | failed | failed % | switches done (errors) | failed per switch | mean switch ms | responses per backend | load | failure detail |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|---|\n")
 		for _, r := range res.Switch {
 			b.WriteString(switchRow(res, r))
 		}
@@ -200,14 +200,15 @@ func writeReport(w io.Writer, res *results) error {
 		b.WriteString("\n")
 	}
 
-	b.WriteString("## Every speed run\n\n| round | conns | proxy | req/s | p50 ms | p99 ms | RSS MB | failed | error |\n|--:|--:|---|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("## Every speed run\n\n\"load\" is the 1-minute load average right after the run.\n\n")
+	b.WriteString("| round | conns | proxy | req/s | p50 ms | p99 ms | RSS MB | failed | load | error |\n|--:|--:|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range res.Speed {
 		rss := fmt.Sprintf("%.1f", metricRSS(r))
 		if r.Subject == keyDirect {
 			rss = "—"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %.2f | %.2f | %s | %d | %s |\n", r.Round, r.Conns, res.Labels[r.Subject],
-			r.Wrk.RPS(), metricP50(r), metricP99(r), rss, r.Wrk.Failed(), oneLine(r.Err, 120))
+		fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %.2f | %.2f | %s | %d | %s | %s |\n", r.Round, r.Conns, res.Labels[r.Subject],
+			r.Wrk.RPS(), metricP50(r), metricP99(r), rss, r.Wrk.Failed(), r.Load, oneLine(r.Err, 120))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -226,8 +227,8 @@ func method(m meta) string {
 
 func switchRow(res *results, r switchRun) string {
 	if r.Err != "" {
-		return fmt.Sprintf("| %s | %s | %d | — | — | — | %d (%d) | %.1f | — | error: %s |\n",
-			res.Labels[r.Subject], r.Tool, r.Conns, r.Switches, r.SwitchErrors, r.SwitchMeanMS, oneLine(r.Err, 200))
+		return fmt.Sprintf("| %s | %s | %d | — | — | — | %d (%d) | — | %.1f | — | %s | error: %s |\n",
+			res.Labels[r.Subject], r.Tool, r.Conns, r.Switches, r.SwitchErrors, r.SwitchMeanMS, r.Load, oneLine(r.Err, 200))
 	}
 	pct := 0.0
 	if r.Requests > 0 {
@@ -241,9 +242,13 @@ func switchRow(res *results, r switchRun) string {
 	if be == "" {
 		be = "—"
 	}
-	return fmt.Sprintf("| %s | %s | %d | %d | %d | %.3f | %d (%d) | %.1f | %s | %s |\n",
+	perSwitch := "—"
+	if r.Switches > 0 {
+		perSwitch = fmt.Sprintf("%.1f", float64(r.Failed)/float64(r.Switches))
+	}
+	return fmt.Sprintf("| %s | %s | %d | %d | %d | %.3f | %d (%d) | %s | %.1f | %s | %s | %s |\n",
 		res.Labels[r.Subject], r.Tool, r.Conns, r.Requests, r.Failed, pct, r.Switches, r.SwitchErrors,
-		r.SwitchMeanMS, be, r.Detail)
+		perSwitch, r.SwitchMeanMS, be, r.Load, r.Detail)
 }
 
 func failedAndRounds(runs []speedRun, key string, conns int) (string, string) {

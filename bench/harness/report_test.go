@@ -79,7 +79,7 @@ func TestWriteReport(t *testing.T) {
 		"**The machine was busy**",
 		"2 × Test CPU",
 		"| Caddy 2.6.2 | 8000 | 0.33 | 1.00 | 1.00 | 21.00 | 3.00 | 10.0 | 1.00 |",
-		"| nginx 1.22.1 | loadcheck | 64 | 1000 | 5 | 0.500 | 99 (0) |",
+		"| nginx 1.22.1 | loadcheck | 64 | 1000 | 5 | 0.500 | 99 (0) | 0.1 |",
 		"v1 495, v2 500",
 		"- **cutover (product binary)**: `cutover serve` does not work yet",
 	} {

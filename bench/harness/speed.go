@@ -14,8 +14,10 @@ type speedRun struct {
 	// RSSKB is the peak summed VmRSS of the subject's processes during the run.
 	RSSKB int64 `json:"rss_kb"`
 	// HWMKB is the summed VmHWM of the subject's processes right after the run.
-	HWMKB int64  `json:"hwm_kb"`
-	Err   string `json:"error,omitempty"`
+	HWMKB int64 `json:"hwm_kb"`
+	// Load is the 1-minute load average right after the run.
+	Load string `json:"loadavg"`
+	Err  string `json:"error,omitempty"`
 }
 
 // speed runs the interleaved rounds: for each round and each connection
@@ -64,6 +66,6 @@ func (h *harness) speedOnce(ctx context.Context, s *subject, conns int) speedRun
 	if err != nil {
 		r.Err = err.Error()
 	}
-	r.Wrk = w
+	r.Wrk, r.Load = w, load1()
 	return r
 }

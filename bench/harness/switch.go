@@ -32,7 +32,9 @@ type switchRun struct {
 	// SwitchMeanMS is the mean wall time of one switch command.
 	SwitchMeanMS float64 `json:"switch_mean_ms"`
 	SwitchErr    string  `json:"switch_error,omitempty"`
-	Err          string  `json:"error,omitempty"`
+	// Load is the 1-minute load average right after the run.
+	Load string `json:"loadavg"`
+	Err  string `json:"error,omitempty"`
 }
 
 // switcher calls a subject's switchTo every interval, alternating v2 and v1,
@@ -61,7 +63,7 @@ func startSwitcher(ctx context.Context, fn func(context.Context, string) error, 
 			}
 			start := time.Now()
 			err := fn(ctx, next)
-			if ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil {
 				return // cut off by stop: neither a switch nor an error
 			}
 			sw.busy += time.Since(start)
@@ -118,6 +120,7 @@ func (h *harness) switchTest(ctx context.Context, s *subject) []switchRun {
 			r.fillLoadcheck(lc, err)
 		}
 		sw.fill(&r)
+		r.Load = load1()
 		runs = append(runs, r)
 		h.log.Info("switch run", "subject", s.Key, "tool", r.Tool, "conns", r.Conns, "requests", r.Requests,
 			"failed", r.Failed, "switches", r.Switches, "switch_errors", r.SwitchErrors, "err", r.Err)
