@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	t.Parallel()
 	cli := dockertest.RequireDocker(t)
 	id := strings.ToLower(sanitizeName(strings.ReplaceAll(t.Name(), "/", "-")))
 	e := &testEnv{
@@ -87,15 +89,29 @@ func (e *testEnv) spec(svc *config.Service, version string) runtime.StartSpec {
 		InstanceID: fmt.Sprintf("%s-%s-%d", svc.Name, version, port)}
 }
 
-// freePort returns a loopback port that was free a moment ago.
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{}
+)
+
+// freePort returns a loopback port that was free a moment ago and that no
+// other test of this binary got.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !ports[port] {
+			ports[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // waitHTTP polls http://addr/path until it answers 200 and returns the body.
@@ -153,10 +169,16 @@ func (e *testEnv) waitHealth(inst runtime.Instance, want string) {
 	e.t.Fatalf("DockerHealth = %q, want %q", got, want)
 }
 
-// stop stops inst and checks it is gone.
+// stop stops inst with a 5s grace and checks it is gone.
 func (e *testEnv) stop(inst runtime.Instance) {
 	e.t.Helper()
-	if err := e.rt.Stop(e.ctx, inst, 5*time.Second); err != nil {
+	e.stopWithin(inst, 5*time.Second)
+}
+
+// stopWithin stops inst with grace and checks it is gone.
+func (e *testEnv) stopWithin(inst runtime.Instance, grace time.Duration) {
+	e.t.Helper()
+	if err := e.rt.Stop(e.ctx, inst, grace); err != nil {
 		e.t.Fatalf("Stop: %v", err)
 	}
 	if _, err := e.rt.Inspect(e.ctx, inst); !errors.Is(err, runtime.ErrNotFound) {
