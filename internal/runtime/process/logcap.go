@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -57,6 +58,9 @@ func (r *Runtime) capLogs() {
 			continue
 		}
 		kept, err := capLog(e.path, e.maxBytes)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by someone else; the instance writes to the unlinked file
+		}
 		if err != nil {
 			r.log.Warn("capping instance log failed", "instance", id, "log", e.path, "err", err)
 		} else if kept >= 0 {

@@ -16,7 +16,12 @@ import (
 )
 
 // Start launches one instance of spec.Service.Process and returns as soon
-// as the process exists. The process leads its own process group, so
+// as the process exists. Command, Args, Dir and Env values are rendered as
+// templates with .Version, .Port, .Service and .Instance; a template that
+// fails yields ErrInvalidSpec naming the config field. The environment is
+// cutover's own without its CUTOVER_* variables, plus PORT,
+// CUTOVER_VERSION, CUTOVER_SERVICE, CUTOVER_INSTANCE and the configured
+// variables, which win. The process leads its own process group, so
 // signals sent to cutover's group do not reach it, and it is not tied to
 // cutover's lifetime. Its output is appended to its log file; the file, but
 // not the process, is left behind when Start fails after creating it.
@@ -127,10 +132,10 @@ func (r *Runtime) logPath(spec runtime.StartSpec) string {
 
 // openLog opens path for appending, creating it and its directory.
 func openLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("instance log: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("instance log: %w", err)
 	}

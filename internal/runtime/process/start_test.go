@@ -69,21 +69,22 @@ func TestStartServesSampleApp(t *testing.T) {
 
 func TestStartEnvironmentAndTemplates(t *testing.T) {
 	r := newRuntime(t, Options{})
-	t.Setenv("CUTOVER_PARENT_VAR", "inherited")
+	t.Setenv("SOME_PARENT_VAR", "inherited")
+	t.Setenv("CUTOVER_TOKEN", "admin-secret")
 	workdir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(workdir, "v1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	spec := shellSpec("api",
 		`echo "port=$PORT version=$CUTOVER_VERSION service=$CUTOVER_SERVICE instance=$CUTOVER_INSTANCE`+
-			` greeting=$GREETING parent=$CUTOVER_PARENT_VAR pwd=$(pwd) stdin=$(cat)"; exec sleep 60`,
+			` greeting=$GREETING parent=$SOME_PARENT_VAR token=$CUTOVER_TOKEN pwd=$(pwd) stdin=$(cat)"; exec sleep 60`,
 		map[string]string{"GREETING": "hello {{.Service}} on {{.Port}}"})
 	spec.Port = 9321
 	spec.Service.Process.Dir = workdir + "/{{.Version}}"
 	inst := start(t, r, spec)
 
 	want := "port=9321 version=v1 service=api instance=api-v1-1 greeting=hello api on 9321" +
-		" parent=inherited pwd=" + workdir + "/v1 stdin="
+		" parent=inherited token= pwd=" + workdir + "/v1 stdin="
 	waitLog(t, r, inst, "\n")
 	if got, _ := r.LogTail(context.Background(), inst, 1); strings.TrimSpace(got) != want {
 		t.Fatalf("instance saw\n%s\nwant\n%s", got, want)

@@ -29,7 +29,8 @@ type commandLine struct {
 }
 
 // renderCommand renders spec.Service.Process and builds the environment:
-// the parent's, then PORT and CUTOVER_VERSION, CUTOVER_SERVICE,
+// the parent's without its CUTOVER_* variables (which may hold cutover's
+// admin token), then PORT and CUTOVER_VERSION, CUTOVER_SERVICE,
 // CUTOVER_INSTANCE, then the configured variables (which win).
 func renderCommand(spec runtime.StartSpec) (commandLine, error) {
 	p := spec.Service.Process
@@ -55,7 +56,7 @@ func renderCommand(spec runtime.StartSpec) (commandLine, error) {
 		return commandLine{}, err
 	}
 
-	cl.env = append(os.Environ(),
+	cl.env = append(inheritedEnv(),
 		"PORT="+strconv.Itoa(spec.Port),
 		"CUTOVER_VERSION="+spec.Version,
 		"CUTOVER_SERVICE="+spec.Service.Name,
@@ -93,4 +94,10 @@ func render(field, text string, data templateData) (string, error) {
 		return "", fmt.Errorf("%w: %s %q: %v (available: .Version .Port .Service .Instance)", ErrInvalidSpec, field, text, err)
 	}
 	return b.String(), nil
+}
+
+// inheritedEnv returns cutover's environment without its CUTOVER_* variables.
+func inheritedEnv() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "CUTOVER_") })
 }
