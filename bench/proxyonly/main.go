@@ -65,7 +65,14 @@ func run(ctx context.Context, log *slog.Logger, listen string, backends map[stri
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("shutdown incomplete", "err", err)
+			_ = srv.Close()
+		}
+	}()
 	log.Info("serving", "listen", listen, "version", "v1")
 
 	sigs := make(chan os.Signal, 16)
