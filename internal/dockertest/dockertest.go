@@ -2,9 +2,12 @@
 // engine is there, builds small images locally (no registry, no docker CLI)
 // and removes what a test created.
 //
-// Everything a test creates carries the label LabelKey with the value
-// RunID(), so leftovers of a crashed run can be found with
-// `docker ps -a --filter label=cutover.test` and `docker images --filter label=cutover.test`.
+// Images built here carry the label LabelKey=RunID() and are named
+// cutover-test-<RunID>/..., so leftovers of a crashed run can be found with
+// `docker images --filter label=cutover.test`. Containers are the tests' own:
+// give them a label unique to the test and pass it to RemoveContainers.
+//
+// Packages using the engine should run their tests under Main.
 package dockertest
 
 import (

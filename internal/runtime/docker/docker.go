@@ -5,9 +5,14 @@
 // labelled with the service, version, instance id, port and the owning
 // cutover (Options.InstanceLabel), so that a restarted cutover can find its
 // containers again with List and nobody else's. The app is reached on
-// 127.0.0.1:<port>: with host networking the app listens on $PORT itself;
-// with a bridge network the container port is published on the loopback
-// address only.
+// 127.0.0.1:<port>: with host networking the app listens on 127.0.0.1:$PORT
+// itself; with a bridge network it listens on 0.0.0.0:$PORT inside the
+// container ($PORT is then docker.container_port) and that port is published
+// on the service's host address (default 127.0.0.1) only.
+//
+// Image, Command and Env values are Go templates with .Service, .Version,
+// .Instance, .Port (the port the app listens on) and .HostPort (the port the
+// proxy dials).
 package docker
 
 import (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/runtime"
@@ -27,8 +28,10 @@ func (r *Runtime) List(ctx context.Context) ([]runtime.Instance, error) {
 			r.log.Warn("container with incomplete cutover labels skipped", "container", c.ID, "err", err)
 			continue
 		}
-		repo, _ := engine.SplitReference(c.Image)
-		r.learnRepo(inst.Service, normalizeRepo(repo))
+		if _, known := r.repo(inst.Service); !known && isReference(c) {
+			repo, _ := engine.SplitReference(c.Image)
+			r.learnRepo(inst.Service, normalizeRepo(repo))
+		}
 		out = append(out, inst)
 	}
 	return out, nil
@@ -58,4 +61,12 @@ func instanceFromLabels(c engine.ContainerSummary) (runtime.Instance, error) {
 		inst.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	return inst, nil
+}
+
+// isReference reports whether a listed container names its image by
+// reference ("repo:tag") rather than by id, as the engine does once the tag
+// it was created from has moved.
+func isReference(c engine.ContainerSummary) bool {
+	return c.Image != "" && !strings.HasPrefix(c.Image, "sha256:") &&
+		!strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), c.Image)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/dockertest"
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/runtime/docker/engine"
 )
 
 func TestList(t *testing.T) {
@@ -53,5 +54,23 @@ func TestList(t *testing.T) {
 	}
 	if list, err := e.rt.List(e.ctx); err != nil || len(list) != 0 {
 		t.Errorf("List after Stop = %+v, %v", list, err)
+	}
+}
+
+func TestIsReference(t *testing.T) {
+	const id = "sha256:d569b06ca658aa"
+	tests := []struct {
+		image string
+		want  bool
+	}{
+		{"shop/api:v1", true},
+		{"d569b06ca658", false},
+		{id, false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := isReference(engine.ContainerSummary{Image: tt.image, ImageID: id}); got != tt.want {
+			t.Errorf("isReference(%q) = %v, want %v", tt.image, got, tt.want)
+		}
 	}
 }
