@@ -68,6 +68,7 @@ type buildError struct {
 	output string
 }
 
+// Error returns the build failure followed by the go command's output.
 func (e *buildError) Error() string {
 	return "go build sampleimage: " + e.err.Error() + "\n" + e.output
 }

@@ -40,6 +40,7 @@ func (r *Runtime) LogTail(ctx context.Context, inst runtime.Instance, n int) (st
 // tailBuffer keeps the last maxLogTail bytes written to it.
 type tailBuffer struct{ b bytes.Buffer }
 
+// Write appends p, dropping the oldest bytes beyond twice the bound.
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.b.Write(p)
 	if t.b.Len() > 2*maxLogTail {
@@ -50,6 +51,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns the last maxLogTail bytes written.
 func (t *tailBuffer) String() string {
 	s := t.b.String()
 	if len(s) > maxLogTail {
