@@ -102,10 +102,22 @@ func toError(err error) *Error {
 	}
 	for _, m := range errorMap {
 		if errors.Is(err, m.sentinel) {
-			return &Error{Status: m.status, Code: m.code, Message: err.Error(), Details: details(err)}
+			e := &Error{Status: m.status, Code: m.code, Message: err.Error(), Details: details(err)}
+			if n := len(e.Details); n > 0 {
+				e.Message = fmt.Sprintf("the config file has %d %s; the running config is unchanged", n, plural(n, "problem"))
+			}
+			return e
 		}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()}
+}
+
+// plural returns word, with an "s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // details lists the entries of a config.Errors in err, if any.

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover-dev/cutover/internal/api"
+	"github.com/cutover-dev/cutover/internal/deploy"
+)
+
+func (a *app) deployCmd() *cobra.Command {
+	var (
+		req     deploy.DeployRequest
+		detach  bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:     "deploy SERVICE VERSION",
+		GroupID: groupDeploy,
+		Short:   "Deploy a version and watch it go live",
+		Long: `Deploy starts VERSION of SERVICE beside the running version, waits until it passes its
+health check, switches traffic to it in one step, drains the old version and keeps it warm
+(the standby window) so that 'cutover rollback' is instant.
+
+The command prints each step as it happens and exits when the deploy is over, with an exit
+code that tells how it ended: 0 the new version is live, 1 it failed and traffic is unchanged,
+3 it switched and was rolled back automatically, 6 it was aborted. If the new version fails,
+its error and the last lines of its output are shown.
+
+Ctrl-C (or --timeout) stops watching, not the deploy: it goes on on the server and the
+command exits with 7. Use 'cutover abort SERVICE' to stop a deploy.
+
+The strategy is the service's configured one unless --strategy says otherwise: switch
+(blue/green), canary (shift traffic in steps while comparing error rates and latency) or
+rolling (replace instances in batches).`,
+		Example: `  # Deploy v2 of the web service and wait until traffic is on it
+  cutover deploy web v2
+
+  # In CI: JSON events, give up waiting after 10 minutes
+  cutover deploy web "$GIT_SHA" -o json --timeout 10m
+
+  # Canary with the static runtime, addresses of the new version given
+  cutover deploy api v3 --strategy canary --target 10.0.0.5:8080 --target 10.0.0.6:8080
+
+  # Start the deploy and return at once
+  cutover deploy web v2 --detach`,
+		Args: needArgs("SERVICE", "VERSION"),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			req.Service, req.Version = args[0], args[1]
+			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version}
+			return a.startAndFollow(cmd.Context(), o, detach, timeout,
+				func(ctx context.Context, c *api.Client) (string, error) { return c.Deploy(ctx, req) })
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Strategy, "strategy", "", "switch, canary or rolling (default: the service's configured strategy)")
+	f.StringArrayVar(&req.Targets, "target", nil, "host:port of an instance of the new version (static runtime; repeat for replicas)")
+	f.BoolVar(&req.Force, "force", false, "route traffic to the new version even if it fails its health check")
+	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
+	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func (a *app) rollbackCmd() *cobra.Command {
+	var (
+		req     deploy.RollbackRequest
+		detach  bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:     "rollback SERVICE",
+		GroupID: groupDeploy,
+		Short:   "Go back to the previous version",
+		Long: `Rollback sends traffic back to the previous version of SERVICE. Within the standby window
+after a deploy the previous version is still running, so the switch is immediate; after it,
+the previous version is started again and health-checked first, like a deploy. --to picks an
+older version instead.
+
+Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
+		Example: `  # Back to the version that served before the last deploy
+  cutover rollback web
+
+  # Back to a specific earlier version
+  cutover rollback web --to v1.4.2`,
+		Args: needArgs("SERVICE"),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			req.Service = args[0]
+			what := req.Service + " to the previous version"
+			if req.To != "" {
+				what = req.Service + " to " + req.To
+			}
+			o := operation{kind: "rollback", service: req.Service, what: what}
+			return a.startAndFollow(cmd.Context(), o, detach, timeout,
+				func(ctx context.Context, c *api.Client) (string, error) { return c.Rollback(ctx, req) })
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.To, "to", "", "version to go back to (default: the standby, else the previous version)")
+	f.BoolVar(&detach, "detach", false, "start the rollback and return at once, printing the operation id")
+	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (the rollback goes on; exit code 7)")
+	a.addOutputFlag(cmd)
+	return cmd
+}

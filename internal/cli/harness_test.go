@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/api"
+	"github.com/cutover-dev/cutover/internal/api/apitest"
+	"github.com/cutover-dev/cutover/internal/deploy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
+
+// testNow is the clock of every test run of the command line.
+var testNow = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// harness is an admin API server with a fake backend on a unix socket, and
+// a way to run the command line against it.
+type harness struct {
+	fake *apitest.Fake
+	sock string
+	env  map[string]string
+}
+
+// newHarness starts a server for services; it stops with the test.
+func newHarness(t *testing.T, services ...deploy.ServiceStatus) *harness {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "co")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	fake := apitest.NewFake(services...)
+	sock := filepath.Join(dir, "admin.sock")
+	srv, err := api.NewServer(api.Options{Backend: fake, Logger: slog.New(slog.DiscardHandler), Socket: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &harness{fake: fake, sock: sock, env: map[string]string{envAdmin: "unix://" + sock}}
+}
+
+// result is the outcome of one command line run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs the command line with args and waits for it.
+func (h *harness) run(t *testing.T, args ...string) result {
+	t.Helper()
+	return h.runCtx(t.Context(), args...)
+}
+
+func (h *harness) runCtx(ctx context.Context, args ...string) result {
+	var out, errOut syncBuffer
+	code := h.start(ctx, &out, &errOut, args...)
+	return result{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+// start runs the command line with the given outputs.
+func (h *harness) start(ctx context.Context, out, errOut *syncBuffer, args ...string) int {
+	env := map[string]string{}
+	if h != nil {
+		env = h.env
+	}
+	a := &app{
+		stdout: out,
+		stderr: errOut,
+		getenv: func(k string) string { return env[k] },
+		now:    func() time.Time { return testNow },
+		loc:    time.UTC,
+	}
+	return a.run(ctx, args)
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers,
+// which can wait for text to appear.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on every write
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor blocks until the buffer contains s or ctx is done.
+func (b *syncBuffer) waitFor(ctx context.Context, s string) bool {
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.buf.String(), s) {
+			b.mu.Unlock()
+			return true
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		ch := b.written
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// golden compares got with testdata/name.golden, rewriting it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+	}
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// startTCPServer starts a server for fake on loopback TCP with token and
+// returns its address.
+func startTCPServer(t *testing.T, fake *apitest.Fake, token string) string {
+	t.Helper()
+	srv, err := api.NewServer(api.Options{Backend: fake, Logger: slog.New(slog.DiscardHandler), TCP: "127.0.0.1:0", Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.TCPAddr()
+}
