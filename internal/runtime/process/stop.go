@@ -18,6 +18,10 @@ const pollInterval = 20 * time.Millisecond
 // killWait bounds waiting for a process group to vanish after SIGKILL.
 const killWait = 5 * time.Second
 
+// ErrStillAlive reports a process group that outlived SIGKILL, such as a
+// process stuck in uninterruptible I/O.
+var ErrStillAlive = errors.New("still alive")
+
 // group is an instance's process group: its leader is the instance process.
 type group struct {
 	id   string
@@ -43,17 +47,19 @@ func (r *Runtime) Stop(ctx context.Context, inst runtime.Instance, grace time.Du
 		r.forget(inst)
 		return nil
 	}
-	r.log.Info("stopping instance", "instance", inst.ID, "pid", inst.PID, "signal", "SIGTERM", "grace", grace)
+	r.log.Info("stopping instance", "service", inst.Service, "instance", inst.ID, "pid", inst.PID, "signal", "SIGTERM", "grace", grace)
 	r.signalGroup(g, syscall.SIGTERM)
 	gone, err := r.waitGroupGone(ctx, g, grace)
-	if !gone {
+	if gone {
+		err = nil // the group ended on its own, whatever ctx did meanwhile
+	} else {
 		r.log.Warn("instance did not stop in time, killing its process group",
 			"instance", inst.ID, "pid", inst.PID, "grace", grace)
 		r.signalGroup(g, syscall.SIGKILL)
 		gone, _ = r.waitGroupGone(context.Background(), g, killWait)
 	}
 	if !gone {
-		return fmt.Errorf("stop instance %s: process group %d still alive %s after SIGKILL", inst.ID, inst.PID, killWait)
+		return fmt.Errorf("stop instance %s: process group %d %w %s after SIGKILL", inst.ID, inst.PID, ErrStillAlive, killWait)
 	}
 	r.forget(inst)
 	r.log.Info("instance stopped", "instance", inst.ID, "pid", inst.PID)
