@@ -39,6 +39,16 @@ type exchange struct {
 	bytes   int64
 	connErr bool
 	reqID   string
+	// released is set once the target's in-flight count was given back.
+	released bool
+}
+
+// releaseTarget gives back the target's in-flight count, once.
+func (ex *exchange) releaseTarget() {
+	if ex.target != nil && !ex.released {
+		ex.released = true
+		ex.target.release()
+	}
 }
 
 // ServeHTTP routes r by host and path, picks a version and a target, and
@@ -114,9 +124,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		ex.target = t
 		break
 	}
-	if ex.target != nil {
-		defer ex.target.release()
-	}
+	defer ex.releaseTarget()
 	if err != nil || resp == nil {
 		p.failed(w, r, ex, body, err)
 		return

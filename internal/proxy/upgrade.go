@@ -55,6 +55,9 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, resp *http.
 	}()
 
 	ex.bytes = p.copyUpstreamToClient(conn, up, ex, strings.EqualFold(respUp, "websocket"))
+	// The upstream side is over: the target no longer has this request.
+	up.Close()
+	ex.releaseTarget()
 	// Signal the end to the client and give it a moment to finish its side
 	// (for example to answer a close frame) before the connection closes.
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
