@@ -9,7 +9,6 @@
 package process
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +48,11 @@ type Options struct {
 	// LogCheckInterval is how often log sizes are checked (default
 	// DefaultLogCheckInterval).
 	LogCheckInterval time.Duration
+	// Owner identifies this cutover (e.g. a hash of host and state
+	// directory). When set, every instance's environment carries it as
+	// CUTOVER_OWNER, and List finds the instances marked with it. Empty
+	// (the default) leaves instances unmarked and List empty.
+	Owner string
 }
 
 // Runtime starts, inspects and stops process instances. It implements
@@ -113,9 +117,6 @@ func New(opts Options) (*Runtime, error) {
 
 // Kind returns "process".
 func (r *Runtime) Kind() string { return config.RuntimeProcess }
-
-// List returns nil, nil: process instances are known from the state store.
-func (r *Runtime) List(ctx context.Context) ([]runtime.Instance, error) { return nil, nil }
 
 // Close stops the log janitor. It does not stop instances, which keep
 // running until stopped by this or a later Runtime. Close is idempotent.

@@ -20,8 +20,8 @@ import (
 // templates with .Version, .Port, .Service and .Instance; a template that
 // fails yields ErrInvalidSpec naming the config field. The environment is
 // cutover's own without its CUTOVER_* variables, plus PORT,
-// CUTOVER_VERSION, CUTOVER_SERVICE, CUTOVER_INSTANCE and the configured
-// variables, which win. The process leads its own process group, so
+// CUTOVER_VERSION, CUTOVER_SERVICE, CUTOVER_INSTANCE, CUTOVER_OWNER (when
+// Options.Owner is set) and the configured variables, which win. The process leads its own process group, so
 // signals sent to cutover's group do not reach it, and it is not tied to
 // cutover's lifetime. Its output is appended to its log file; the file, but
 // not the process, is left behind when Start fails after creating it.
@@ -35,7 +35,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.StartSpec) (runtime.In
 	if err := r.validate(spec); err != nil {
 		return runtime.Instance{}, err
 	}
-	cl, err := renderCommand(spec)
+	cl, err := renderCommand(spec, r.opts.Owner)
 	if err != nil {
 		return runtime.Instance{}, err
 	}

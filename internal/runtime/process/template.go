@@ -31,8 +31,9 @@ type commandLine struct {
 // renderCommand renders spec.Service.Process and builds the environment:
 // the parent's without its CUTOVER_* variables (which may hold cutover's
 // admin token), then PORT and CUTOVER_VERSION, CUTOVER_SERVICE,
-// CUTOVER_INSTANCE, then the configured variables (which win).
-func renderCommand(spec runtime.StartSpec) (commandLine, error) {
+// CUTOVER_INSTANCE (and CUTOVER_OWNER when owner is set), then the
+// configured variables (which win).
+func renderCommand(spec runtime.StartSpec, owner string) (commandLine, error) {
 	p := spec.Service.Process
 	data := templateData{Version: spec.Version, Port: spec.Port, Service: spec.Service.Name, Instance: spec.InstanceID}
 	field := "services." + spec.Service.Name + ".process."
@@ -62,6 +63,9 @@ func renderCommand(spec runtime.StartSpec) (commandLine, error) {
 		"CUTOVER_SERVICE="+spec.Service.Name,
 		"CUTOVER_INSTANCE="+spec.InstanceID,
 	)
+	if owner != "" {
+		cl.env = append(cl.env, OwnerEnv+"="+owner)
+	}
 	keys := make([]string, 0, len(p.Env))
 	for k := range p.Env {
 		keys = append(keys, k)
