@@ -28,7 +28,11 @@ type harness struct {
 	fake *apitest.Fake
 	sock string
 	env  map[string]string
+	srv  *api.Server
 }
+
+// stop closes the server early.
+func (h *harness) stop() { h.srv.Close() }
 
 // newHarness starts a server for services; it stops with the test.
 func newHarness(t *testing.T, services ...deploy.ServiceStatus) *harness {
@@ -48,7 +52,7 @@ func newHarness(t *testing.T, services ...deploy.ServiceStatus) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &harness{fake: fake, sock: sock, env: map[string]string{envAdmin: "unix://" + sock}}
+	return &harness{fake: fake, sock: sock, srv: srv, env: map[string]string{envAdmin: "unix://" + sock}}
 }
 
 // result is the outcome of one command line run.
