@@ -39,6 +39,11 @@ type DeployRequest struct {
 	Targets []string `json:"targets,omitempty"`
 	// Force skips the health gate (invariant 1 exception, requested explicitly).
 	Force bool `json:"force,omitempty"`
+	// Watch keeps the operation open after the switch for this long (a Go
+	// duration such as "30s", capped by the standby window): if the new
+	// version turns unhealthy meanwhile, traffic goes back to the standby and
+	// the deploy ends as rolled back. "" = do not wait.
+	Watch string `json:"watch,omitempty"`
 }
 
 // RollbackRequest asks a service to go back to its standby or to a version.

@@ -1,0 +1,263 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/store"
+)
+
+type ctrlKind int
+
+const (
+	ctrlPromote ctrlKind = iota
+	ctrlPause
+	ctrlResume
+	ctrlWeight
+	ctrlUnhealthy
+)
+
+type ctrlMsg struct {
+	kind   ctrlKind
+	weight float64
+	reason string
+}
+
+// opRun is an operation running in its own goroutine.
+type opRun struct {
+	id      string
+	kind    string // deploy | rollback | retire
+	version string
+	from    string
+	start   time.Time
+	svc     *service
+	cancel  context.CancelCauseFunc
+	ctrl    chan ctrlMsg
+	steps   map[string]time.Duration
+	// accepts tells which control messages the op handles now.
+	acceptsPromote, acceptsCanary bool
+}
+
+// result is how an operation ended.
+type result struct {
+	outcome string
+	reason  string
+	output  string
+}
+
+func (o *opRun) emit(typ EventType, step, msg string, data map[string]any) {
+	o.svc.c.bus.publish(Event{
+		Time: time.Now(), Service: o.svc.name, OpID: o.id, Type: typ, Step: step,
+		Message: msg, Elapsed: time.Since(o.start), Data: data,
+	})
+	lvl := o.svc.c.log.Info
+	if typ == EventWarn {
+		lvl = o.svc.c.log.Warn
+	}
+	lvl("deploy progress", "service", o.svc.name, "op", o.id, "step", step, "msg", msg)
+}
+
+func (o *opRun) info(step, format string, args ...any) {
+	o.emit(EventInfo, step, fmt.Sprintf(format, args...), nil)
+}
+
+func (o *opRun) warn(step, format string, args ...any) {
+	o.emit(EventWarn, step, fmt.Sprintf(format, args...), nil)
+}
+
+// timed records the duration of a named step.
+func (o *opRun) timed(step string, since time.Time) time.Duration {
+	d := time.Since(since)
+	o.steps[step] += d
+	return d
+}
+
+// begin registers a new operation on the service, refusing when another runs.
+func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.op != nil {
+		return nil, nil, fmt.Errorf("%w: service %s: %s of %s (op %s) is running since %s; wait for it to end, or run `cutover abort %s`",
+			ErrBusy, s.name, s.op.kind, s.op.version, s.op.id, s.op.start.Format(time.TimeOnly), s.name)
+	}
+	ctx, cancel := context.WithCancelCause(s.c.ctx)
+	op := &opRun{
+		id: newID("op-"), kind: kind, version: version, start: time.Now(), svc: s,
+		cancel: cancel, ctrl: make(chan ctrlMsg, 8), steps: map[string]time.Duration{},
+	}
+	if s.st.Active != nil {
+		op.from = s.st.Active.Version
+	}
+	s.op = op
+	return op, ctx, nil
+}
+
+// run executes fn as op's body in the background and finishes the op:
+// history, the done event, and clearing the persisted operation.
+func (s *service) run(op *opRun, ctx context.Context, strategy string, fn func(context.Context, *opRun) result) {
+	s.c.goBackground(func() {
+		res := fn(ctx, op)
+		op.cancel(nil)
+		s.finish(op, strategy, res)
+	})
+}
+
+func (s *service) finish(op *opRun, strategy string, res result) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Op = nil }); err != nil {
+		s.c.log.Error("clear operation", "service", s.name, "err", err)
+	}
+	if op.kind != "retire" {
+		rec := store.HistoryRecord{
+			ID: op.id, Service: s.name, Kind: op.kind, Version: op.version, From: op.from, Strategy: strategy,
+			Start: op.start, End: time.Now(), Outcome: res.outcome, Reason: res.reason, Steps: op.steps,
+		}
+		if err := s.c.opts.Store.AppendHistory(ctx, rec); err != nil {
+			s.c.log.Error("append history", "service", s.name, "err", err)
+		}
+	}
+	s.mu.Lock()
+	if s.op == op {
+		s.op = nil
+	}
+	s.mu.Unlock()
+	ev := Event{
+		Time: time.Now(), Service: s.name, OpID: op.id, Type: EventDone, Step: "done",
+		Message: doneMessage(op, res), Elapsed: time.Since(op.start), Outcome: res.outcome, Output: res.output,
+	}
+	if res.outcome != store.OutcomeDeployed {
+		ev.Error = res.reason
+	}
+	s.c.bus.publish(ev)
+	s.c.log.Info("operation finished", "service", s.name, "op", op.id, "kind", op.kind, "version", op.version,
+		"outcome", res.outcome, "reason", res.reason, "elapsed", time.Since(op.start))
+}
+
+func doneMessage(op *opRun, res result) string {
+	switch res.outcome {
+	case store.OutcomeDeployed:
+		if op.kind == "rollback" {
+			return fmt.Sprintf("rolled back to %s", op.version)
+		}
+		if op.kind == "retire" {
+			return "retired"
+		}
+		return fmt.Sprintf("%s is live", op.version)
+	case store.OutcomeRolledBack:
+		return fmt.Sprintf("%s was rolled back: %s", op.version, res.reason)
+	case store.OutcomeAborted:
+		return fmt.Sprintf("%s aborted: %s", op.kind, res.reason)
+	default:
+		return fmt.Sprintf("%s of %s failed, traffic unchanged: %s", op.kind, op.version, res.reason)
+	}
+}
+
+// failed builds a failure result from err, noting the cause when the
+// operation was cancelled (abort or shutdown).
+func failed(ctx context.Context, err error) result {
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		if errors.Is(cause, ErrAborted) {
+			return result{outcome: store.OutcomeAborted, reason: "aborted by user"}
+		}
+		return result{outcome: store.OutcomeFailed, reason: "interrupted: " + cause.Error()}
+	}
+	return result{outcome: store.OutcomeFailed, reason: err.Error()}
+}
+
+// startDeploy validates and launches a deploy.
+func (s *service) startDeploy(req DeployRequest) (string, error) {
+	sc := s.config()
+	strategy := sc.Strategy
+	if req.Strategy != "" {
+		strategy = req.Strategy
+	}
+	switch strategy {
+	case config.StrategySwitch, config.StrategyCanary, config.StrategyRolling:
+	default:
+		return "", fmt.Errorf("%w: strategy %q: use switch, canary or rolling", ErrInvalid, strategy)
+	}
+	if len(req.Targets) > 0 && sc.Runtime != config.RuntimeStatic {
+		return "", fmt.Errorf("%w: targets are only for services with runtime static (service %s uses %s)", ErrInvalid, s.name, sc.Runtime)
+	}
+	if strategy == config.StrategyCanary {
+		st := s.state()
+		if st.Active == nil {
+			return "", fmt.Errorf("%w: service %s has no live version to compare a canary with; deploy it first with --strategy switch", ErrInvalid, s.name)
+		}
+		if st.Active.Version == req.Version {
+			return "", fmt.Errorf("%w: %s is already live; a canary needs a different version label", ErrInvalid, req.Version)
+		}
+	}
+	op, ctx, err := s.begin("deploy", req.Version)
+	if err != nil {
+		return "", err
+	}
+	op.emit(EventStep, "accepted", fmt.Sprintf("deploy %s of %s (%s strategy)", req.Version, s.name, strategy),
+		map[string]any{"strategy": strategy, "from": op.from})
+	var body func(context.Context, *opRun) result
+	switch strategy {
+	case config.StrategyCanary:
+		body = func(ctx context.Context, op *opRun) result { return s.runCanary(ctx, op, req) }
+	case config.StrategyRolling:
+		body = func(ctx context.Context, op *opRun) result { return s.runRolling(ctx, op, req) }
+	default:
+		body = func(ctx context.Context, op *opRun) result { return s.runSwitch(ctx, op, req) }
+	}
+	s.run(op, ctx, strategy, body)
+	return op.id, nil
+}
+
+// control delivers a message to a running canary.
+func (s *service) control(m ctrlMsg) error {
+	s.mu.Lock()
+	op := s.op
+	s.mu.Unlock()
+	if op == nil || !op.acceptsCanary {
+		return fmt.Errorf("%w: service %s has no canary running", ErrNoOperation, s.name)
+	}
+	select {
+	case op.ctrl <- m:
+		return nil
+	default:
+		return fmt.Errorf("%w: service %s: too many pending commands, try again", ErrBusy, s.name)
+	}
+}
+
+// abort cancels the running operation.
+func (s *service) abort() error {
+	s.mu.Lock()
+	op := s.op
+	s.mu.Unlock()
+	if op == nil || op.kind == "retire" {
+		return fmt.Errorf("%w: service %s has no deploy running", ErrNoOperation, s.name)
+	}
+	op.cancel(ErrAborted)
+	return nil
+}
+
+// promote ends the canary or the standby window now.
+func (s *service) promote() error {
+	s.mu.Lock()
+	op := s.op
+	hasStandby := s.st.Standby != nil
+	s.mu.Unlock()
+	if op != nil && (op.acceptsPromote || op.acceptsCanary) {
+		select {
+		case op.ctrl <- ctrlMsg{kind: ctrlPromote}:
+			return nil
+		default:
+			return fmt.Errorf("%w: service %s: too many pending commands, try again", ErrBusy, s.name)
+		}
+	}
+	if op != nil {
+		return fmt.Errorf("%w: service %s: %s of %s is running; promote applies to a canary or a standby window", ErrBusy, s.name, op.kind, op.version)
+	}
+	if !hasStandby {
+		return fmt.Errorf("%w: service %s has no canary and no standby to promote past", ErrNoOperation, s.name)
+	}
+	return s.startRetireStandby("promoted by user")
+}

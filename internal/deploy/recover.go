@@ -1,0 +1,262 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/store"
+)
+
+// readoptTimeout bounds re-gating one restored instance on start.
+const readoptTimeout = 10 * time.Second
+
+// Start loads the stored state and converges to it: interrupted operations
+// are finished (the switch was recorded) or undone (it was not), restored
+// instances are re-gated on health before they are routed, instances that
+// no state names are stopped, and every service's routing is published.
+// Call Start once, before the proxy accepts traffic.
+func (c *Controller) Start(ctx context.Context) error {
+	states, bad, err := c.opts.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	c.mu.Lock()
+	cfg := c.cfg
+	for name, e := range bad {
+		c.bad[name] = e
+		c.log.Error("stored state unreadable; the service is left alone", "service", name, "err", e)
+	}
+	for _, name := range cfg.ServiceOrder {
+		if _, isBad := bad[name]; isBad {
+			continue
+		}
+		s := newService(c, cfg.Services[name])
+		if st, ok := states[name]; ok {
+			s.st = st
+		} else {
+			s.st = store.ServiceState{Name: name}
+		}
+		c.services[name] = s
+	}
+	svcs := c.serviceList()
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, s := range svcs {
+		wg.Go(func() { s.recover(ctx) })
+	}
+	wg.Wait()
+
+	for name, st := range states {
+		if _, ok := cfg.Services[name]; ok {
+			continue
+		}
+		c.log.Warn("stored service is not in the config; retiring its instances", "service", name)
+		c.retireUnknown(ctx, st)
+	}
+	c.removeOrphans(ctx)
+	for _, s := range svcs {
+		if err := s.publishRoute(); err != nil {
+			c.log.Error("publish routing", "service", s.name, "err", err)
+		}
+		s.armStandby()
+	}
+	for _, s := range svcs {
+		s.replaceDeadActive()
+	}
+	return nil
+}
+
+// recover converges one service to its recorded state.
+func (s *service) recover(ctx context.Context) {
+	st := s.state()
+	if st.Op != nil {
+		s.recoverOp(ctx, st)
+		st = s.state()
+	}
+	next := cloneState(st)
+	next.Active = s.readopt(ctx, st.Active, "active")
+	next.Candidate = s.readopt(ctx, st.Candidate, "candidate")
+	next.Standby = s.readopt(ctx, st.Standby, "standby")
+	if (next.Active == nil || len(next.Active.Instances) == 0) && next.Standby != nil && st.Active != nil {
+		s.c.log.Warn("no live instance of the active version; the warm standby takes over", "service", s.name,
+			"active", st.Active.Version, "standby", next.Standby.Version)
+		next.Active, next.Standby, next.StandbyUntil = next.Standby, nil, time.Time{}
+	}
+	if next.Standby == nil {
+		next.StandbyUntil = time.Time{}
+	}
+	if _, err := s.persist(ctx, func(x *store.ServiceState) {
+		x.Active, x.Candidate, x.Standby, x.StandbyUntil = next.Active, next.Candidate, next.Standby, next.StandbyUntil
+	}); err != nil {
+		s.c.log.Error("persist recovered state", "service", s.name, "err", err)
+	}
+	s.mu.Lock()
+	// Keep the version of an active release whose instances all died, so
+	// replaceDeadActive can start it again.
+	if s.st.Active == nil && st.Active != nil {
+		s.st.Active = &store.Release{Version: st.Active.Version, Since: st.Active.Since}
+	}
+	s.mu.Unlock()
+}
+
+// recoverOp finishes or undoes an operation a crash interrupted.
+func (s *service) recoverOp(ctx context.Context, st store.ServiceState) {
+	op := st.Op
+	rec := store.HistoryRecord{ID: op.ID, Service: s.name, Kind: op.Kind, Version: op.Version, From: op.From,
+		Start: op.StartedAt, End: time.Now()}
+	switch op.Phase {
+	case store.PhaseStandby, store.PhaseRetiring:
+		rec.Outcome, rec.Reason = store.OutcomeDeployed, "completed after a restart of cutover (the switch had been recorded)"
+	case store.PhaseRollingOut:
+		// Keep every instance that is routed; the rollout is not resumed.
+		// Merge the candidate into the active release only when it is the
+		// complete new version, else send it away.
+		if st.Candidate != nil && st.Active != nil && len(st.Active.Instances) > 0 {
+			s.stopInstances(ctx, nil, st.Candidate.Instances, "rolling update interrupted by a restart")
+			_, _ = s.persist(ctx, func(x *store.ServiceState) { x.Candidate = nil })
+		}
+		rec.Outcome, rec.Reason = store.OutcomeFailed, "interrupted by a restart of cutover; the instances of "+op.From+" kept serving"
+	default:
+		// Nothing was switched: remove what the operation started, and a
+		// canary's instances, and keep the active release.
+		s.stopInstances(ctx, nil, op.Started, "deploy interrupted by a restart")
+		if st.Candidate != nil {
+			s.stopInstances(ctx, nil, st.Candidate.Instances, "canary interrupted by a restart")
+		}
+		_, _ = s.persist(ctx, func(x *store.ServiceState) { x.Candidate = nil })
+		rec.Outcome, rec.Reason = store.OutcomeFailed, fmt.Sprintf("interrupted by a restart of cutover during %s; traffic unchanged", op.Phase)
+	}
+	if _, err := s.persist(ctx, func(x *store.ServiceState) { x.Op = nil }); err != nil {
+		s.c.log.Error("clear interrupted operation", "service", s.name, "err", err)
+	}
+	if err := s.c.opts.Store.AppendHistory(ctx, rec); err != nil {
+		s.c.log.Error("append history", "service", s.name, "err", err)
+	}
+	s.c.log.Warn("interrupted operation recovered", "service", s.name, "op", op.ID, "phase", op.Phase, "outcome", rec.Outcome)
+}
+
+// readopt keeps the instances of r that are alive and pass a health probe;
+// it returns nil when none are left.
+func (s *service) readopt(ctx context.Context, r *store.Release, role string) *store.Release {
+	if r == nil {
+		return nil
+	}
+	chk, err := s.check()
+	if err != nil {
+		s.c.log.Error("health check config", "service", s.name, "err", err)
+		return nil
+	}
+	chk.HealthyThreshold = 1
+	keep := make([]bool, len(r.Instances))
+	var wg sync.WaitGroup
+	for i, in := range r.Instances {
+		wg.Go(func() {
+			state, err := s.c.opts.Agent.Inspect(ctx, in)
+			if err != nil || !state.Running {
+				s.c.log.Warn("restored instance is gone", "service", s.name, "role", role, "instance", in.ID, "detail", state.Detail, "err", err)
+				return
+			}
+			if _, err := s.c.opts.Agent.Gate(ctx, in, chk, readoptTimeout); err != nil {
+				s.c.log.Warn("restored instance failed its health check; stopping it", "service", s.name, "role", role, "instance", in.ID, "err", err)
+				_ = s.c.opts.Agent.Stop(ctx, in, s.config().StopGrace.D())
+				return
+			}
+			keep[i] = true
+		})
+	}
+	wg.Wait()
+	out := cloneRelease(r)
+	out.Instances = out.Instances[:0]
+	for i, in := range r.Instances {
+		if keep[i] {
+			out.Instances = append(out.Instances, in)
+		}
+	}
+	if len(out.Instances) == 0 {
+		return nil
+	}
+	s.watchRelease(out, true)
+	s.c.log.Info("instances re-adopted", "service", s.name, "role", role, "version", out.Version, "count", len(out.Instances))
+	return out
+}
+
+// replaceDeadActive starts the recorded active version again when none of
+// its instances survived.
+func (s *service) replaceDeadActive() {
+	st := s.state()
+	if st.Active == nil || len(st.Active.Instances) > 0 {
+		return
+	}
+	version := st.Active.Version
+	if _, err := s.persist(context.Background(), func(x *store.ServiceState) { x.Active = nil }); err != nil {
+		s.c.log.Error("clear dead release", "service", s.name, "err", err)
+		return
+	}
+	s.c.log.Warn("no instance of the active version survived; starting it again", "service", s.name, "version", version)
+	if _, err := s.startDeploy(DeployRequest{Service: s.name, Version: version, Strategy: "switch"}); err != nil {
+		s.c.log.Error("restart active version", "service", s.name, "err", err)
+	}
+}
+
+// retireUnknown stops the instances of a stored service that the config
+// no longer has, and forgets it.
+func (c *Controller) retireUnknown(ctx context.Context, st store.ServiceState) {
+	var all []runtime.Instance
+	for _, r := range []*store.Release{st.Active, st.Candidate, st.Standby} {
+		if r != nil {
+			all = append(all, r.Instances...)
+		}
+	}
+	if st.Op != nil {
+		all = append(all, st.Op.Started...)
+	}
+	for _, in := range all {
+		if err := c.opts.Agent.Stop(ctx, in, 10*time.Second); err != nil {
+			c.log.Error("stop instance of removed service", "service", st.Name, "instance", in.ID, "err", err)
+		}
+	}
+	if err := c.opts.Store.Delete(ctx, st.Name); err != nil {
+		c.log.Error("delete state", "service", st.Name, "err", err)
+	}
+}
+
+// removeOrphans stops instances carrying cutover's marks that no state names.
+func (c *Controller) removeOrphans(ctx context.Context) {
+	found, err := c.opts.Agent.List(ctx)
+	if err != nil {
+		c.log.Error("list instances", "err", err)
+		return
+	}
+	known := map[string]bool{}
+	c.mu.Lock()
+	for _, s := range c.services {
+		s.mu.Lock()
+		for _, r := range []*store.Release{s.st.Active, s.st.Candidate, s.st.Standby} {
+			if r == nil {
+				continue
+			}
+			for _, in := range r.Instances {
+				known[in.ID] = true
+			}
+		}
+		s.mu.Unlock()
+	}
+	bad := c.bad
+	c.mu.Unlock()
+	for _, in := range found {
+		if known[in.ID] {
+			continue
+		}
+		if _, isBad := bad[in.Service]; isBad {
+			continue // its state is unreadable: do not guess
+		}
+		c.log.Warn("stopping orphan instance", "service", in.Service, "instance", in.ID, "version", in.Version)
+		if err := c.opts.Agent.Stop(ctx, in, 10*time.Second); err != nil {
+			c.log.Error("stop orphan", "instance", in.ID, "err", err)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/health"
+	"github.com/cutover-dev/cutover/internal/proxy"
+	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/store"
+)
+
+// service is the state machine of one service. mu guards cfg, st, op and
+// the standby timer; store writes happen under mu so the persisted order is
+// the decision order; events are published after unlocking.
+type service struct {
+	c    *Controller
+	name string
+
+	mu           sync.Mutex
+	cfg          *config.Service
+	st           store.ServiceState
+	op           *opRun
+	standbyTimer *time.Timer
+}
+
+func newService(c *Controller, sc *config.Service) *service {
+	return &service{c: c, name: sc.Name, cfg: sc}
+}
+
+func (s *service) setConfig(sc *config.Service) {
+	s.mu.Lock()
+	s.cfg = sc
+	s.mu.Unlock()
+}
+
+func (s *service) config() *config.Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+func (s *service) state() store.ServiceState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cloneState(s.st)
+}
+
+// persist applies mutate to a copy of the state, writes it, and only then
+// makes it the current state. It is how every decision is recorded before
+// it is acted on.
+func (s *service) persist(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.persistLocked(ctx, mutate)
+}
+
+func (s *service) persistLocked(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
+	next := cloneState(s.st)
+	mutate(&next)
+	next.Name = s.name
+	next.Generation = s.st.Generation + 1
+	// Persisting must not be cut short by a cancelled operation: a
+	// decision half-taken is worse than one taken late.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.c.opts.Store.Put(wctx, next); err != nil {
+		return s.st, fmt.Errorf("persist state of %s: %w", s.name, err)
+	}
+	s.st = next
+	return cloneState(next), nil
+}
+
+func cloneRelease(r *store.Release) *store.Release {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Instances = append([]runtime.Instance(nil), r.Instances...)
+	return &c
+}
+
+func cloneState(st store.ServiceState) store.ServiceState {
+	c := st
+	c.Active = cloneRelease(st.Active)
+	c.Candidate = cloneRelease(st.Candidate)
+	c.Standby = cloneRelease(st.Standby)
+	c.Versions = append([]string(nil), st.Versions...)
+	if st.Op != nil {
+		op := *st.Op
+		op.Started = append([]runtime.Instance(nil), st.Op.Started...)
+		c.Op = &op
+	}
+	return c
+}
+
+// routeSpec builds the proxy's view of the service from a state.
+func routeSpec(sc *config.Service, st store.ServiceState) proxy.ServiceSpec {
+	spec := proxy.ServiceSpec{
+		Name:                  sc.Name,
+		Hosts:                 sc.Hosts,
+		PathPrefix:            sc.PathPrefix,
+		StripPrefix:           sc.StripPrefix,
+		Balance:               balanceOf(sc.Balance),
+		StickyCookie:          sc.Sticky.Cookie,
+		StickyHeader:          sc.Sticky.Header,
+		ForceHeader:           sc.Force.Header,
+		ForceCookie:           sc.Force.Cookie,
+		MaxBodyBytes:          sc.MaxBodyBytes,
+		ResponseHeaderTimeout: sc.ResponseHeaderTimeout.D(),
+	}
+	if st.Active != nil {
+		spec.Active = setOf(st.Active)
+	}
+	if st.Candidate != nil && len(st.Candidate.Instances) > 0 {
+		cand := setOf(st.Candidate)
+		spec.Candidate = &cand
+		if st.Op != nil {
+			spec.Weight = st.Op.Weight
+		}
+		if st.Active == nil || len(st.Active.Instances) == 0 {
+			spec.Active, spec.Candidate, spec.Weight = cand, nil, 0
+		}
+	}
+	return spec
+}
+
+func setOf(r *store.Release) proxy.Set {
+	set := proxy.Set{Version: r.Version, Targets: make([]proxy.TargetSpec, 0, len(r.Instances))}
+	for _, in := range r.Instances {
+		set.Targets = append(set.Targets, proxy.TargetSpec{ID: in.ID, Addr: in.Addr})
+	}
+	return set
+}
+
+func balanceOf(s string) proxy.Balance {
+	if s == "round_robin" {
+		return proxy.RoundRobin
+	}
+	return proxy.LeastInFlight
+}
+
+// publishRoute publishes the current state's routing.
+func (s *service) publishRoute() error {
+	s.mu.Lock()
+	spec := routeSpec(s.cfg, s.st)
+	s.mu.Unlock()
+	return s.c.opts.Agent.Route(spec)
+}
+
+// persistAndRoute records a decision, then publishes its routing.
+func (s *service) persistAndRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
+	s.mu.Lock()
+	st, err := s.persistLocked(ctx, mutate)
+	if err != nil {
+		s.mu.Unlock()
+		return st, err
+	}
+	spec := routeSpec(s.cfg, s.st)
+	err = s.c.opts.Agent.Route(spec)
+	s.mu.Unlock()
+	if err != nil {
+		return st, fmt.Errorf("publish routing of %s: %w", s.name, err)
+	}
+	return st, nil
+}
+
+func (s *service) check() (health.Check, error) {
+	return health.CheckFromConfig(s.config().Health)
+}
+
+// watchRelease starts continuous health checks of a release's instances.
+func (s *service) watchRelease(r *store.Release, healthy bool) {
+	if r == nil {
+		return
+	}
+	chk, err := s.check()
+	if err != nil {
+		s.c.log.Error("health check config", "service", s.name, "err", err)
+		return
+	}
+	for _, in := range r.Instances {
+		s.c.opts.Agent.Watch(in, chk, healthy)
+	}
+}
+
+// status renders the service for status.
+func (s *service) status() ServiceStatus {
+	s.mu.Lock()
+	st := cloneState(s.st)
+	sc := s.cfg
+	s.mu.Unlock()
+	out := ServiceStatus{Name: s.name, Strategy: sc.Strategy, Runtime: sc.Runtime, Op: st.Op, StandbyUntil: st.StandbyUntil}
+	out.Active = s.releaseStatus(st.Active)
+	out.Candidate = s.releaseStatus(st.Candidate)
+	out.Standby = s.releaseStatus(st.Standby)
+	if st.Op != nil {
+		out.Weight = st.Op.Weight
+	}
+	if st.Candidate != nil && st.Active != nil && s.c.opts.Metrics != nil && st.Op != nil {
+		cmp := s.compare(sc, st.Active.Version, st.Candidate.Version, st.Op.StartedAt)
+		out.Canary = &cmp
+	}
+	return out
+}
+
+func (s *service) releaseStatus(r *store.Release) *ReleaseStatus {
+	if r == nil {
+		return nil
+	}
+	rs := &ReleaseStatus{Version: r.Version, Since: r.Since}
+	for _, in := range r.Instances {
+		rs.Instances = append(rs.Instances, InstanceStatus{
+			ID: in.ID, Addr: in.Addr, PID: in.PID,
+			Healthy:  s.c.opts.Agent.Healthy(in.ID),
+			InFlight: s.c.opts.Agent.InFlight(in.ID),
+		})
+	}
+	return rs
+}
+
+func (s *service) stopTimers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.standbyTimer != nil {
+		s.standbyTimer.Stop()
+		s.standbyTimer = nil
+	}
+}
+
+// instanceOwner reports which release of the service holds instance id.
+func (s *service) instanceRole(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for role, r := range map[string]*store.Release{"active": s.st.Active, "candidate": s.st.Candidate, "standby": s.st.Standby} {
+		if r == nil {
+			continue
+		}
+		for _, in := range r.Instances {
+			if in.ID == id {
+				return role
+			}
+		}
+	}
+	return ""
+}

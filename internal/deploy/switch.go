@@ -1,0 +1,312 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/store"
+)
+
+func replicas(sc *config.Service) int {
+	if sc.Replicas < 1 {
+		return 1
+	}
+	return sc.Replicas
+}
+
+// recordOp persists the operation before anything is started.
+func (s *service) recordOp(ctx context.Context, op *opRun, phase store.Phase) error {
+	_, err := s.persist(ctx, func(st *store.ServiceState) {
+		st.Op = &store.Operation{ID: op.id, Kind: op.kind, Version: op.version, From: op.from, Phase: phase, StartedAt: op.start}
+	})
+	return err
+}
+
+func (s *service) setPhase(ctx context.Context, phase store.Phase) {
+	_, err := s.persist(ctx, func(st *store.ServiceState) {
+		if st.Op != nil {
+			st.Op.Phase = phase
+		}
+	})
+	if err != nil {
+		s.c.log.Error("persist phase", "service", s.name, "phase", phase, "err", err)
+	}
+}
+
+// commitRoute is the switch primitive. The operation's intent was persisted
+// before this point (its phase names what it will do once the gate passes),
+// so the new routing is published first — one atomic table swap — and the
+// resulting state is then persisted. If persisting fails the old routing is
+// published again and the error returned: traffic ends where it was.
+func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := cloneState(s.st)
+	next := cloneState(s.st)
+	mutate(&next)
+	start := time.Now()
+	if err := s.c.opts.Agent.Route(routeSpec(s.cfg, next)); err != nil {
+		return prev, 0, fmt.Errorf("publish routing of %s: %w", s.name, err)
+	}
+	took := time.Since(start)
+	if _, err := s.persistLocked(ctx, mutate); err != nil {
+		if rerr := s.c.opts.Agent.Route(routeSpec(s.cfg, prev)); rerr != nil {
+			s.c.log.Error("restore routing", "service", s.name, "err", rerr)
+		}
+		return prev, took, err
+	}
+	return cloneState(s.st), took, nil
+}
+
+// runSwitch is the blue/green deploy: start the new version beside the old
+// one, gate it, switch at once, drain the old one, keep it warm on standby.
+func (s *service) runSwitch(ctx context.Context, op *opRun, req DeployRequest) result {
+	sc := s.config()
+	begin := time.Now()
+	if err := s.recordOp(ctx, op, store.PhaseStarting); err != nil {
+		return failed(ctx, err)
+	}
+	if st := s.state(); st.Standby != nil {
+		op.info("standby", "ending the standby of %s: a new deploy replaces it", st.Standby.Version)
+		s.retireStandby(ctx, op, "replaced by a new deploy")
+	}
+	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
+		return failed(ctx, err)
+	}
+	op.emit(EventStep, "start", fmt.Sprintf("starting %d instance(s) of %s", replicas(sc), req.Version), nil)
+	startAt := time.Now()
+	insts, err := s.startInstances(ctx, op, req.Version, replicas(sc), req.Targets)
+	op.timed("start", startAt)
+	if err != nil {
+		return failed(ctx, err)
+	}
+	undo := func(err error) result {
+		r := failed(ctx, err)
+		r.output = s.failureOutput(ctx, err, insts)
+		s.setPhase(ctx, store.PhaseUndoing)
+		s.stopInstances(ctx, op, insts, "deploy did not complete")
+		return r
+	}
+	s.setPhase(ctx, store.PhaseGating)
+	if req.Force {
+		op.warn("gate", "health gate skipped: --force")
+	} else {
+		op.emit(EventStep, "gate", fmt.Sprintf("waiting for %s to pass its health check (deadline %s)", req.Version, sc.DeployTimeout.D()), nil)
+		if err := s.gateAll(ctx, op, insts, begin); err != nil {
+			return undo(err)
+		}
+	}
+	env := hookEnv{version: req.Version, previous: op.from, port: insts[0].Port}
+	if err := s.runHook(ctx, op, "post_healthy", sc.Hooks.PostHealthy, env); err != nil {
+		return undo(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return undo(err)
+	}
+	old, err := s.switchTo(ctx, op, req.Version, insts)
+	if err != nil {
+		return undo(err)
+	}
+	return s.afterSwitch(ctx, op, req, old, env)
+}
+
+// switchTo makes insts the active release and the old active the standby.
+func (s *service) switchTo(ctx context.Context, op *opRun, version string, insts []runtime.Instance) (*store.Release, error) {
+	sc := s.config()
+	now := time.Now()
+	var old *store.Release
+	_, took, err := s.commitRoute(ctx, func(st *store.ServiceState) {
+		old = cloneRelease(st.Active)
+		st.Active = &store.Release{Version: version, Instances: insts, Since: now}
+		st.Standby = old
+		st.StandbyUntil = time.Time{}
+		if old != nil {
+			st.StandbyUntil = now.Add(sc.StandbyDuration())
+			st.Versions = prependVersion(st.Versions, old.Version)
+		}
+		if st.Op != nil {
+			st.Op.Phase = store.PhaseStandby
+			st.Op.Started = nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	op.steps["switch"] = took
+	s.watchRelease(&store.Release{Instances: insts}, true)
+	from := "nothing"
+	if old != nil {
+		from = old.Version
+	}
+	op.emit(EventStep, "switch", fmt.Sprintf("traffic switched from %s to %s in %s", from, version, took), map[string]any{"switch_us": took.Microseconds()})
+	return old, nil
+}
+
+func prependVersion(l []string, v string) []string {
+	out := []string{v}
+	for _, x := range l {
+		if x != v && len(out) < 20 {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// afterSwitch drains the old release, runs the post-switch hook, watches
+// the new release for req.Watch, and arms the standby window.
+func (s *service) afterSwitch(ctx context.Context, op *opRun, req DeployRequest, old *store.Release, env hookEnv) result {
+	sc := s.config()
+	if old != nil {
+		s.drainAll(ctx, op, old.Instances)
+	}
+	if err := s.runHook(context.WithoutCancel(ctx), op, "post_switch", sc.Hooks.PostSwitch, env); err != nil {
+		op.warn("hook", "%v", err)
+	}
+	if old == nil {
+		return result{outcome: store.OutcomeDeployed}
+	}
+	window := sc.StandbyDuration()
+	watch := req.watch()
+	if watch > window {
+		watch = window
+	}
+	s.mu.Lock()
+	op.acceptsPromote = true
+	s.mu.Unlock()
+	if watch > 0 {
+		op.emit(EventStep, "watch", fmt.Sprintf("watching %s for %s; %s stays warm for an instant rollback", req.Version, watch, old.Version), nil)
+		t := time.NewTimer(watch)
+		defer t.Stop()
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case <-ctx.Done():
+				if errors.Is(context.Cause(ctx), ErrAborted) {
+					if err := s.rollbackToStandby(context.WithoutCancel(ctx), op, "aborted by user"); err != nil {
+						return result{outcome: store.OutcomeFailed, reason: "abort: rollback to standby failed: " + err.Error()}
+					}
+					return result{outcome: store.OutcomeAborted, reason: "aborted by user; back on " + old.Version}
+				}
+				break wait
+			case m := <-op.ctrl:
+				switch m.kind {
+				case ctrlUnhealthy:
+					op.warn("watch", "%s", m.reason)
+					if err := s.rollbackToStandby(context.WithoutCancel(ctx), op, m.reason); err != nil {
+						return result{outcome: store.OutcomeFailed, reason: m.reason + "; rollback to standby failed: " + err.Error()}
+					}
+					return result{outcome: store.OutcomeRolledBack, reason: m.reason}
+				case ctrlPromote:
+					op.info("watch", "promoted by user")
+					s.retireStandby(ctx, op, "promoted by user")
+					return result{outcome: store.OutcomeDeployed}
+				}
+			}
+		}
+	}
+	if window <= 0 {
+		s.retireStandby(ctx, op, "no standby window configured")
+		return result{outcome: store.OutcomeDeployed}
+	}
+	s.armStandby()
+	op.info("standby", "%s stays warm until %s; `cutover rollback %s` switches back at once", old.Version, time.Now().Add(window).Format(time.TimeOnly), s.name)
+	return result{outcome: store.OutcomeDeployed}
+}
+
+// watch returns the requested watch period.
+func (r DeployRequest) watch() time.Duration {
+	d, err := time.ParseDuration(r.Watch)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
+}
+
+// armStandby schedules the end of the standby window from the state.
+func (s *service) armStandby() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.standbyTimer != nil {
+		s.standbyTimer.Stop()
+		s.standbyTimer = nil
+	}
+	if s.st.Standby == nil {
+		return
+	}
+	d := time.Until(s.st.StandbyUntil)
+	s.standbyTimer = time.AfterFunc(max(d, 0), func() {
+		if err := s.startRetireStandby("standby window ended"); err != nil {
+			if errors.Is(err, ErrBusy) {
+				s.mu.Lock()
+				if s.standbyTimer != nil {
+					s.standbyTimer.Reset(5 * time.Second)
+				}
+				s.mu.Unlock()
+				return
+			}
+			s.c.log.Warn("retire standby", "service", s.name, "err", err)
+		}
+	})
+}
+
+// startRetireStandby retires the standby as its own short operation.
+func (s *service) startRetireStandby(why string) error {
+	st := s.state()
+	if st.Standby == nil {
+		return nil
+	}
+	op, ctx, err := s.begin("retire", st.Standby.Version)
+	if err != nil {
+		return err
+	}
+	op.emit(EventStep, "retire", fmt.Sprintf("retiring standby %s: %s", st.Standby.Version, why), nil)
+	s.run(op, ctx, "", func(ctx context.Context, op *opRun) result {
+		s.retireStandby(ctx, op, why)
+		return result{outcome: store.OutcomeDeployed}
+	})
+	return nil
+}
+
+// retireStandby stops the standby release (already drained when it stopped
+// receiving traffic) and forgets it.
+func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
+	s.mu.Lock()
+	if s.standbyTimer != nil {
+		s.standbyTimer.Stop()
+		s.standbyTimer = nil
+	}
+	sb := cloneRelease(s.st.Standby)
+	s.mu.Unlock()
+	if sb == nil {
+		return
+	}
+	start := time.Now()
+	// Drain again in case a forced version header still reached it.
+	s.drainAll(ctx, nil, sb.Instances)
+	s.stopInstances(ctx, op, sb.Instances, why)
+	if _, err := s.persist(ctx, func(st *store.ServiceState) {
+		st.Standby = nil
+		st.StandbyUntil = time.Time{}
+	}); err != nil {
+		s.c.log.Error("forget standby", "service", s.name, "err", err)
+	}
+	if op != nil {
+		op.timed("retire", start)
+	}
+	sc := s.config()
+	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
+}
+
+// opOrNop returns op, or a throwaway op for hooks run outside operations.
+func opOrNop(op *opRun, s *service) *opRun {
+	if op != nil {
+		return op
+	}
+	return &opRun{id: newID("bg-"), kind: "retire", start: time.Now(), svc: s, steps: map[string]time.Duration{}}
+}
