@@ -62,6 +62,11 @@ func NewClient(addr, token string) (*Client, error) {
 	}, nil
 }
 
+// Close releases the client's idle connections. The client stays usable.
+func (c *Client) Close() {
+	c.unary.CloseIdleConnections()
+}
+
 // Addr returns the address the client was created with.
 func (c *Client) Addr() string { return c.addr }
 

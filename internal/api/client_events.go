@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 
@@ -67,6 +68,23 @@ func (s *EventStream) Next() (deploy.Event, error) {
 		return deploy.Event{}, ErrStreamEnded
 	default:
 		return deploy.Event{}, fmt.Errorf("read event stream: %w", err)
+	}
+}
+
+// All returns an iterator over the remaining events. It stops after the
+// last event of a followed operation; any other end is yielded once as an
+// error (ctx.Err() or ErrStreamEnded, see Next).
+func (s *EventStream) All() iter.Seq2[deploy.Event, error] {
+	return func(yield func(deploy.Event, error) bool) {
+		for {
+			ev, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if !yield(ev, err) || err != nil {
+				return
+			}
+		}
 	}
 }
 

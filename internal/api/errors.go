@@ -31,19 +31,30 @@ var (
 	ErrStreamEnded = errors.New("the server closed the event stream")
 )
 
-// Error codes carried in error responses.
+// Error codes carried in error responses. Each is stable: clients branch on it.
 const (
-	CodeUnknownService    = "unknown_service"
-	CodeBusy              = "busy"
-	CodeInvalid           = "invalid"
-	CodeNoOperation       = "no_operation"
+	// CodeUnknownService: no such service in the config (404, deploy.ErrUnknownService).
+	CodeUnknownService = "unknown_service"
+	// CodeBusy: another operation runs on the service (409, deploy.ErrBusy).
+	CodeBusy = "busy"
+	// CodeInvalid: the request is malformed; the message names the field (400, deploy.ErrInvalid).
+	CodeInvalid = "invalid"
+	// CodeNoOperation: nothing to promote, abort, pause or resume (409, deploy.ErrNoOperation).
+	CodeNoOperation = "no_operation"
+	// CodeNothingToRollBack: no standby and no previous version (409, deploy.ErrNothingToRollBack).
 	CodeNothingToRollBack = "nothing_to_roll_back"
-	CodeInvalidConfig     = "invalid_config"
-	CodeUnauthorized      = "unauthorized"
-	CodeNotFound          = "not_found"
-	CodeMethodNotAllowed  = "method_not_allowed"
-	CodeTooLarge          = "too_large"
-	CodeInternal          = "internal"
+	// CodeInvalidConfig: reload found problems in the config file, listed in Details (400, config.ErrInvalid).
+	CodeInvalidConfig = "invalid_config"
+	// CodeUnauthorized: a TCP request without the right bearer token (401).
+	CodeUnauthorized = "unauthorized"
+	// CodeNotFound: no such endpoint (404).
+	CodeNotFound = "not_found"
+	// CodeMethodNotAllowed: the endpoint exists for other methods (405).
+	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeTooLarge: the request body is over 1 MiB (413).
+	CodeTooLarge = "too_large"
+	// CodeInternal: any other failure (500).
+	CodeInternal = "internal"
 )
 
 // Error is an error response of the admin API. The server writes it as

@@ -171,3 +171,32 @@ func TestEventStreamErrors(t *testing.T) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
+
+func TestEventStreamAll(t *testing.T) {
+	fake := apitest.NewFake(services()...)
+	fake.Script("deploy", script())
+	ts := startServer(t, fake, nil)
+	ctx := waitCtx(t)
+	op, err := ts.unix.Deploy(ctx, deploy.DeployRequest{Service: "web", Version: "v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := ts.unix.Events(ctx, "web", op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	n := 0
+	for ev, err := range stream.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Message != script()[n].Message {
+			t.Errorf("event %d = %q", n, ev.Message)
+		}
+		n++
+	}
+	if n != len(script()) {
+		t.Fatalf("%d events, want %d", n, len(script()))
+	}
+}

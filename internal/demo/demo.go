@@ -43,7 +43,7 @@ type Summary struct {
 	Failed     int64            `json:"failed"`
 	PerVersion map[string]int64 `json:"per_version"`
 	// Switches lists each switch and rollback with the time the routing swap took.
-	Switches []SwitchTime `json:"switches"`
+	Switches []SwitchTime  `json:"switches"`
 	Duration time.Duration `json:"duration_ns"`
 	// Errors lists up to 10 distinct failures seen by the load.
 	Errors []string `json:"errors,omitempty"`

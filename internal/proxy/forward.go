@@ -97,13 +97,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	ctx := r.Context()
 
 	var (
-		resp  *http.Response
-		err   error
-		tried uint64
+		resp     *http.Response
+		err      error
+		tried    uint64
+		rerouted bool
 	)
 	for {
 		t, idx := ex.set.pick(tried)
 		if t == nil {
+			// The snapshot's remaining targets are draining: a newer table
+			// has replaced them. Route once more on the current table.
+			if !rerouted && !body.touched() && p.reroute(w, r, ex) {
+				rerouted, tried = true, 0
+				out, body = p.outgoing(r, ex)
+				continue
+			}
 			break
 		}
 		tried |= 1 << uint(idx)
@@ -134,6 +142,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		return
 	}
 	p.respond(w, r, resp, ex)
+}
+
+// reroute moves ex to the service and set of the current routing table
+// and reports whether they differ from the ones ex had.
+func (p *Proxy) reroute(w http.ResponseWriter, r *http.Request, ex *exchange) bool {
+	svc := p.table.Load().lookup(r.Host, r.URL.Path)
+	if svc == nil || svc == ex.svc {
+		return false
+	}
+	set := svc.chooseSet(w, r)
+	if s := ex.set.series; s != nil {
+		s.AddInFlight(-1)
+	}
+	if s := set.series; s != nil {
+		s.AddInFlight(1)
+	}
+	ex.svc, ex.set = svc, set
+	return true
 }
 
 // outgoing builds the upstream request for r: end-to-end headers, the
