@@ -214,9 +214,10 @@ How to read it:
 - A healthy canary needs more data to pass than a broken one needs to fail: passing requires proving the
   canary's p99 is within 20% of the baseline's, which takes about 2,000 canary requests at 99% confidence.
   Lower ` + "`confidence`" + ` or raise ` + "`max_latency_increase`" + ` to pass sooner.
-- A canary exactly on the error-rate tolerance is judged again every second; those repeated looks let it
-  fail more often than the per-judgement 1%, which is the price of deciding as soon as the data allows. A
-  canary as good as its baseline is far from the tolerance, and is not affected (false rollbacks above).
+- A canary exactly on the error-rate tolerance may go either way, and usually waits. Each judgement is
+  wrong with probability at most 1%, but judging the growing sample again every second for an hour gives
+  both wrong-looking verdicts several chances; judging less often (every 10s) reduces that. A canary as good
+  as its baseline is far from the tolerance and is not affected (false rollbacks above).
 - At 1 req/s nothing is decided in 10 minutes: too little data is wait, never pass or fail.
 - For comparison: Flagger fails a canary that has no data; Argo Rollouts judges the canary's metrics against
   fixed thresholds without a baseline; Kayenta needs at least 50 data points per metric and runs for hours.

@@ -54,6 +54,16 @@
 // slowdown never fails however much traffic there is, while a 200ms one
 // fails within a few hundred requests.
 //
+// # Repeated judgements
+//
+// Confidence holds for one judgement. A controller that judges the growing
+// sample of one step again and again gives a canary whose true difference
+// sits right at a tolerance several chances at either verdict (about 5% each
+// over an hour of per-second judgements, see bench/ANALYSIS.md); canaries
+// clearly inside or outside the tolerance are unaffected, because their
+// p-values move steadily one way. Judging every few seconds rather than on
+// every request keeps this small.
+//
 // # Compared with other tools
 //
 // Missing data is Wait, never Fail (Flagger counts "no data" as a failure and
