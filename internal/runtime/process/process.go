@@ -24,6 +24,10 @@ import (
 // log_max_bytes.
 const DefaultLogMaxBytes = 10 << 20
 
+// MinLogMaxBytes is the smallest log cap honoured; smaller caps are raised
+// to it.
+const MinLogMaxBytes = 4 << 10
+
 // DefaultLogCheckInterval is how often log sizes are checked.
 const DefaultLogCheckInterval = 5 * time.Second
 
@@ -43,7 +47,9 @@ type Options struct {
 	// <LogDir>/<service>/<instance>.log. A StartSpec's LogDir overrides it.
 	LogDir string
 	// LogMaxBytes caps the log of a service that sets no log_max_bytes, and
-	// of instances adopted from an earlier run (default DefaultLogMaxBytes).
+	// of instances adopted from an earlier run (default DefaultLogMaxBytes,
+	// at least MinLogMaxBytes). When a live instance's log grows past its
+	// cap, the older half is removed.
 	LogMaxBytes int64
 	// LogCheckInterval is how often log sizes are checked (default
 	// DefaultLogCheckInterval).
@@ -90,6 +96,7 @@ func New(opts Options) (*Runtime, error) {
 	if opts.LogMaxBytes == 0 {
 		opts.LogMaxBytes = DefaultLogMaxBytes
 	}
+	opts.LogMaxBytes = max(opts.LogMaxBytes, MinLogMaxBytes)
 	if opts.LogCheckInterval < 0 {
 		return nil, fmt.Errorf("process runtime: LogCheckInterval %s must not be negative", opts.LogCheckInterval)
 	}

@@ -84,6 +84,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.StartSpec) (runtime.In
 	if maxBytes <= 0 {
 		maxBytes = r.opts.LogMaxBytes
 	}
+	maxBytes = max(maxBytes, MinLogMaxBytes)
 	r.mu.Lock()
 	r.children[key] = c
 	r.logs[inst.ID] = logEntry{key: key, own: c, path: logPath, maxBytes: maxBytes}

@@ -187,6 +187,11 @@ func TestStartAfterClose(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+	select {
+	case <-r.done:
+	default:
+		t.Fatal("log janitor still running after Close")
+	}
 	if _, err := r.Start(context.Background(), shellSpec("web", "true", nil)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
