@@ -105,7 +105,8 @@ func (c *Client) Health(ctx context.Context) error {
 // Deploy starts a deploy and returns its operation id.
 func (c *Client) Deploy(ctx context.Context, req deploy.DeployRequest) (string, error) {
 	var out opResponse
-	body := deployBody{Version: req.Version, Strategy: req.Strategy, Targets: req.Targets, Force: req.Force}
+	body := deployBody{Version: req.Version, Strategy: req.Strategy, Targets: req.Targets, Force: req.Force,
+		Watch: req.Watch}
 	err := c.do(ctx, http.MethodPost, servicePath(req.Service, "deploy"), body, &out)
 	return out.OpID, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -31,6 +32,7 @@ type (
 		Strategy string   `json:"strategy"`
 		Targets  []string `json:"targets"`
 		Force    bool     `json:"force"`
+		Watch    string   `json:"watch"`
 	}
 	rollbackBody struct {
 		To string `json:"to"`
@@ -95,8 +97,14 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if b.Version == "" {
 		return invalidf(`field "version" is required, e.g. {"version":"v2"}`)
 	}
+	if b.Watch != "" {
+		if d, err := time.ParseDuration(b.Watch); err != nil || d < 0 {
+			return invalidf(`field "watch" must be a duration such as "30s", not %q`, b.Watch)
+		}
+	}
 	id, err := s.opts.Backend.Deploy(r.Context(), deploy.DeployRequest{
 		Service: r.PathValue("name"), Version: b.Version, Strategy: b.Strategy, Targets: b.Targets, Force: b.Force,
+		Watch: b.Watch,
 	})
 	if err != nil {
 		return err

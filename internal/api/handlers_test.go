@@ -101,7 +101,7 @@ func TestRequestsReachBackend(t *testing.T) {
 		}
 		want = append(want, call)
 	}
-	req := deploy.DeployRequest{Service: "web", Version: "v2", Strategy: "canary", Targets: []string{"10.0.0.1:80"}, Force: true}
+	req := deploy.DeployRequest{Service: "web", Version: "v2", Strategy: "canary", Targets: []string{"10.0.0.1:80"}, Force: true, Watch: "30s"}
 	id, err := c.Deploy(ctx, req)
 	step(err, apitest.Call{Method: "Deploy", Service: "web", Arg: req})
 	if id != "op-1" {
@@ -165,7 +165,7 @@ func TestBadRequestBodies(t *testing.T) {
 		want             []string
 	}{
 		{"wrong type", "deploy", `{"version": 2}`, 400, []string{`field \"version\" must be a string, not number`}},
-		{"unknown field", "deploy", `{"verison":"v2"}`, 400, []string{`unknown field \"verison\"`, "version, strategy, targets, force"}},
+		{"unknown field", "deploy", `{"verison":"v2"}`, 400, []string{`unknown field \"verison\"`, "version, strategy, targets, force, watch"}},
 		{"service in body", "deploy", `{"version":"v2","service":"api"}`, 400, []string{`unknown field \"service\"`}},
 		{"list of strings", "deploy", `{"version":"v2","targets":"a:1"}`, 400, []string{`field \"targets\" must be a list of strings`}},
 		{"missing version", "deploy", `{"strategy":"canary"}`, 400, []string{`field \"version\" is required`}},
@@ -175,6 +175,7 @@ func TestBadRequestBodies(t *testing.T) {
 		{"not an object", "deploy", `["v2"]`, 400, []string{"must be a JSON object"}},
 		{"trailing data", "deploy", `{"version":"v2"} {}`, 400, []string{"data after the JSON object"}},
 		{"too large", "deploy", `{"version":"` + strings.Repeat("x", 2<<20) + `"}`, 413, []string{`"code": "too_large"`}},
+		{"bad watch", "deploy", `{"version":"v2","watch":"soon"}`, 400, []string{`field \"watch\" must be a duration`}},
 		{"percent missing", "weight", `{}`, 400, []string{`field \"percent\" is required`}},
 		{"percent range", "weight", `{"percent":150}`, 400, []string{`from 0 to 100, not 150`}},
 		{"percent type", "weight", `{"percent":"10"}`, 400, []string{`field \"percent\" must be a number`}},

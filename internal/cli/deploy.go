@@ -15,6 +15,7 @@ func (a *app) deployCmd() *cobra.Command {
 		req     deploy.DeployRequest
 		detach  bool
 		timeout time.Duration
+		watch   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:     "deploy SERVICE VERSION",
@@ -38,8 +39,9 @@ rolling (replace instances in batches).`,
 		Example: `  # Deploy v2 of the web service and wait until traffic is on it
   cutover deploy web v2
 
-  # In CI: JSON events, give up waiting after 10 minutes
-  cutover deploy web "$GIT_SHA" -o json --timeout 10m
+  # In CI: stay 30s after the switch so a crash right after it rolls back (exit 3),
+  # print JSON events, give up waiting after 10 minutes
+  cutover deploy web "$GIT_SHA" --watch 30s -o json --timeout 10m
 
   # Canary with the static runtime, addresses of the new version given
   cutover deploy api v3 --strategy canary --target 10.0.0.5:8080 --target 10.0.0.6:8080
@@ -49,6 +51,12 @@ rolling (replace instances in batches).`,
 		Args: needArgs("SERVICE", "VERSION"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			req.Service, req.Version = args[0], args[1]
+			if watch < 0 {
+				return usagef("--watch must not be negative")
+			}
+			if watch > 0 {
+				req.Watch = watch.String()
+			}
 			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version}
 			return a.startAndFollow(cmd.Context(), o, detach, timeout,
 				func(ctx context.Context, c *api.Client) (string, error) { return c.Deploy(ctx, req) })
@@ -58,6 +66,7 @@ rolling (replace instances in batches).`,
 	f.StringVar(&req.Strategy, "strategy", "", "switch, canary or rolling (default: the service's configured strategy)")
 	f.StringArrayVar(&req.Targets, "target", nil, "host:port of an instance of the new version (static runtime; repeat for replicas)")
 	f.BoolVar(&req.Force, "force", false, "route traffic to the new version even if it fails its health check")
+	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")
 	a.addOutputFlag(cmd)

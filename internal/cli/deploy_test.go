@@ -89,12 +89,12 @@ func TestDeployOutcomeExitCodes(t *testing.T) {
 func TestDeployRequestFields(t *testing.T) {
 	h := newHarness(t, fixtureServices()...)
 	h.fake.Script("deploy", outcomeScript(store.OutcomeDeployed))
-	r := h.run(t, "deploy", "api", "v8", "--strategy", "canary", "--target", "10.0.0.5:80", "--target", "10.0.0.6:80", "--force")
+	r := h.run(t, "deploy", "api", "v8", "--strategy", "canary", "--target", "10.0.0.5:80", "--target", "10.0.0.6:80", "--force", "--watch", "30s")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	want := deploy.DeployRequest{Service: "api", Version: "v8", Strategy: "canary",
-		Targets: []string{"10.0.0.5:80", "10.0.0.6:80"}, Force: true}
+		Targets: []string{"10.0.0.5:80", "10.0.0.6:80"}, Force: true, Watch: "30s"}
 	if got := h.fake.Calls()[0]; !reflect.DeepEqual(got, apitest.Call{Method: "Deploy", Service: "api", Arg: want}) {
 		t.Errorf("call %+v", got)
 	}
