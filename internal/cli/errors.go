@@ -107,8 +107,6 @@ func hint(err error) string {
 		return "wait for it ('cutover events SERVICE') or stop it ('cutover abort SERVICE')"
 	case errors.Is(err, deploy.ErrUnknownService):
 		return "'cutover status' lists the configured services"
-	case errors.Is(err, deploy.ErrNothingToRollBack):
-		return "there is no standby and no earlier version; deploy a version instead"
 	case errors.Is(err, deploy.ErrNoOperation):
 		return "'cutover status SERVICE' shows what is running"
 	}

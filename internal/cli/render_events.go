@@ -14,7 +14,7 @@ import (
 // eventPrinter renders deploy events as they arrive: one JSON object per
 // line, or text lines. Text for one operation reads
 //
-//	[  1.2s] gate    v2 healthy after 3 probes
+//	[  1.2s] gate     v2 healthy after 3 probes
 //
 // and, when following many operations, starts with the time of day and the
 // service instead of the elapsed time.
@@ -43,7 +43,7 @@ func (p *eventPrinter) print(ev deploy.Event) error {
 		prefix = fmt.Sprintf("[%5.1fs] ", ev.Elapsed.Seconds())
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s%-7s %s\n", prefix, label(ev), message(ev))
+	fmt.Fprintf(&b, "%s%-8s %s\n", prefix, label(ev), message(ev))
 	indent := strings.Repeat(" ", len(prefix))
 	if ev.Error != "" {
 		fmt.Fprintf(&b, "%serror: %s\n", indent, ev.Error)

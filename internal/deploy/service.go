@@ -148,6 +148,16 @@ func (s *service) publishRoute() error {
 	s.mu.Lock()
 	spec := routeSpec(s.cfg, s.st)
 	s.mu.Unlock()
+	return s.route(spec)
+}
+
+// route publishes spec, or takes the service out of the routing table while
+// it has no version to serve.
+func (s *service) route(spec proxy.ServiceSpec) error {
+	if spec.Active.Version == "" {
+		s.c.opts.Agent.Unroute(s.name)
+		return nil
+	}
 	return s.c.opts.Agent.Route(spec)
 }
 
@@ -159,8 +169,7 @@ func (s *service) persistAndRoute(ctx context.Context, mutate func(*store.Servic
 		s.mu.Unlock()
 		return st, err
 	}
-	spec := routeSpec(s.cfg, s.st)
-	err = s.c.opts.Agent.Route(spec)
+	err = s.route(routeSpec(s.cfg, s.st))
 	s.mu.Unlock()
 	if err != nil {
 		return st, fmt.Errorf("publish routing of %s: %w", s.name, err)

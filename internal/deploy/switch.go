@@ -49,12 +49,12 @@ func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceSta
 	next := cloneState(s.st)
 	mutate(&next)
 	start := time.Now()
-	if err := s.c.opts.Agent.Route(routeSpec(s.cfg, next)); err != nil {
+	if err := s.route(routeSpec(s.cfg, next)); err != nil {
 		return prev, 0, fmt.Errorf("publish routing of %s: %w", s.name, err)
 	}
 	took := time.Since(start)
 	if _, err := s.persistLocked(ctx, mutate); err != nil {
-		if rerr := s.c.opts.Agent.Route(routeSpec(s.cfg, prev)); rerr != nil {
+		if rerr := s.route(routeSpec(s.cfg, prev)); rerr != nil {
 			s.c.log.Error("restore routing", "service", s.name, "err", rerr)
 		}
 		return prev, took, err
