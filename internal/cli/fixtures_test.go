@@ -90,7 +90,7 @@ func failedScript() []deploy.Event {
 	gate := ev(60010, deploy.EventStep, "gate", "v2 did not become healthy within 60s")
 	gate.Error = "GET http://127.0.0.1:8081/health: connection refused"
 	gate.Output = "Starting app v2\nError: cannot connect to database db:5432\nexit status 1\n"
-	done := ev(60450, deploy.EventDone, "", "deploy of v2 failed; traffic stays on v1")
+	done := ev(60450, deploy.EventDone, "done", "deploy of v2 failed, traffic stays on v1: v2 did not become healthy within 60s")
 	done.Outcome = store.OutcomeFailed
 	done.Error = "v2 did not become healthy within 60s"
 	return []deploy.Event{

@@ -45,7 +45,7 @@ func (p *eventPrinter) print(ev deploy.Event) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s%-8s %s\n", prefix, label(ev), message(ev))
 	indent := strings.Repeat(" ", len(prefix))
-	if ev.Error != "" {
+	if ev.Error != "" && !strings.Contains(ev.Message, ev.Error) {
 		fmt.Fprintf(&b, "%serror: %s\n", indent, ev.Error)
 	}
 	if out := strings.TrimRight(ev.Output, "\n"); out != "" {
