@@ -231,6 +231,24 @@ func (s *service) stopInstances(ctx context.Context, op *opRun, insts []runtime.
 			st.Op.Started = removeInstance(st.Op.Started, in.ID)
 		}
 	})
+	s.forgetMetrics(insts[0].Version)
+}
+
+// forgetMetrics drops the metrics of a version no release holds any more,
+// so a long-running cutover does not keep every version it ever served.
+func (s *service) forgetMetrics(version string) {
+	if s.c.opts.Metrics == nil {
+		return
+	}
+	s.mu.Lock()
+	for _, r := range []*store.Release{s.st.Active, s.st.Candidate, s.st.Standby} {
+		if r != nil && r.Version == version {
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+	s.c.opts.Metrics.Remove(s.name, version)
 }
 
 // drainAll drains the targets of insts in parallel and reports the requests cut.

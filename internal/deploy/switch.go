@@ -296,6 +296,7 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 	}); err != nil {
 		s.c.log.Error("forget standby", "service", s.name, "err", err)
 	}
+	s.forgetMetrics(sb.Version)
 	if op != nil {
 		op.timed("retire", start)
 	}
