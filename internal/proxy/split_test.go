@@ -27,6 +27,7 @@ func splitProxy(t *testing.T, weight float64, stickyHeader string) *Proxy {
 }
 
 func TestCandidateSplit(t *testing.T) {
+	t.Parallel()
 	p := splitProxy(t, 10, "")
 	const n, workers = 20000, 2
 	var canary, cookieless atomic.Int64
@@ -131,6 +132,7 @@ func TestForcedVersion(t *testing.T) {
 }
 
 func TestStickyHeader(t *testing.T) {
+	t.Parallel()
 	p := splitProxy(t, 30, "X-User-Id")
 	canary := 0
 	for u := 0; u < 1000; u++ {

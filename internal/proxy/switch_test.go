@@ -49,6 +49,7 @@ func switchBackend(t *testing.T, name string, started *sync.Map) *httptest.Serve
 // send requests, draining each replaced target by count, and requires
 // every request to succeed.
 func TestSwitchUnderLoad(t *testing.T) {
+	t.Parallel()
 	const (
 		switches = 200
 		every    = 40 * time.Millisecond
