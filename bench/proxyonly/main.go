@@ -1,5 +1,3 @@
-//go:build benchproxy
-
 // Command proxyonly runs cutover's data plane (internal/proxy) on its own,
 // without the controller, store or admin API, so the benchmark can measure the
 // proxy library apart from the product binary.
@@ -10,8 +8,6 @@
 // Set GOMAXPROCS=1 in the environment for one-core numbers.
 //
 //	proxyonly -listen 127.0.0.1:18085 -v1 127.0.0.1:19001 -v2 127.0.0.1:19002
-//
-// It is built with -tags benchproxy by bench/run.sh.
 package main
 
 import (
