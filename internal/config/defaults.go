@@ -268,7 +268,7 @@ func (cn *Canary) applyDefaults(unset unsetFunc, prefix string) {
 		cn.MaxStepDuration = Duration(10 * time.Minute)
 	}
 	if unset(prefix+".on_insufficient_data", cn.OnInsufficientData == "") {
-		cn.OnInsufficientData = "fail"
+		cn.OnInsufficientData = "pause"
 	}
 	if unset(prefix+".confidence", cn.Confidence == 0) {
 		cn.Confidence = 0.99

@@ -84,7 +84,7 @@ func TestDefaultsMinimal(t *testing.T) {
 		{"canary.steps", s.Canary.Steps, []float64{5, 25, 50, 100}},
 		{"canary.step_duration", s.Canary.StepDuration.D(), 30 * time.Second},
 		{"canary.max_step_duration", s.Canary.MaxStepDuration.D(), 10 * time.Minute},
-		{"canary.on_insufficient_data", s.Canary.OnInsufficientData, "fail"},
+		{"canary.on_insufficient_data", s.Canary.OnInsufficientData, "pause"},
 		{"canary.confidence", s.Canary.Confidence, 0.99},
 		{"canary.min_requests", s.Canary.MinRequests, 100},
 		{"canary.max_error_rate_increase", s.Canary.MaxErrorRateIncrease, 1.0},

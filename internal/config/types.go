@@ -225,7 +225,7 @@ type Canary struct {
 	StepDuration Duration `yaml:"step_duration"`
 	// MaxStepDuration bounds waiting for enough data at a step (default 10m).
 	MaxStepDuration Duration `yaml:"max_step_duration"`
-	// OnInsufficientData is "fail" (default) or "pause" when MaxStepDuration passes without enough data.
+	// OnInsufficientData is "pause" (default: an idle canary is never rolled back for lack of data) or "fail" when MaxStepDuration passes without enough data.
 	OnInsufficientData string `yaml:"on_insufficient_data"`
 	// Confidence of the statistical tests (default 0.99).
 	Confidence float64 `yaml:"confidence"`
