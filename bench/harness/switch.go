@@ -39,9 +39,10 @@ type switchRun struct {
 
 // switcher calls a subject's switchTo every interval, alternating v2 and v1,
 // until stop is called. A switch that takes longer than the interval delays
-// the next one (ticks are dropped, never queued).
+// the next one (ticks are dropped, never queued). stop lets a switch in
+// progress finish, so the subject is never left in the middle of one.
 type switcher struct {
-	cancel  context.CancelFunc
+	quit    chan struct{}
 	wg      sync.WaitGroup
 	n, errs int
 	busy    time.Duration
@@ -49,8 +50,7 @@ type switcher struct {
 }
 
 func startSwitcher(ctx context.Context, fn func(context.Context, string) error, every time.Duration) *switcher {
-	ctx, cancel := context.WithCancel(ctx)
-	sw := &switcher{cancel: cancel}
+	sw := &switcher{quit: make(chan struct{})}
 	sw.wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -59,13 +59,12 @@ func startSwitcher(ctx context.Context, fn func(context.Context, string) error, 
 			select {
 			case <-ctx.Done():
 				return
+			case <-sw.quit:
+				return
 			case <-t.C:
 			}
 			start := time.Now()
 			err := fn(ctx, next)
-			if err != nil && ctx.Err() != nil {
-				return // cut off by stop: neither a switch nor an error
-			}
 			sw.busy += time.Since(start)
 			if err != nil {
 				sw.errs++
@@ -79,9 +78,9 @@ func startSwitcher(ctx context.Context, fn func(context.Context, string) error, 
 	return sw
 }
 
-// stop ends the switching loop and waits for it.
+// stop ends the switching loop after the switch in progress, if any.
 func (sw *switcher) stop() {
-	sw.cancel()
+	close(sw.quit)
 	sw.wg.Wait()
 }
 
