@@ -450,3 +450,45 @@ func TestHostHeaderWithPortRoutes(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 }
+
+func TestRequestBodyIsStreamed(t *testing.T) {
+	gotFirst := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(r.Body, buf); err != nil || string(buf) != "first" {
+			http.Error(w, "bad first chunk", 400)
+			return
+		}
+		close(gotFirst)
+		rest, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, string(buf)+string(rest))
+	}))
+	t.Cleanup(be.Close)
+	p := newTestProxy(t, Options{})
+	if err := p.Apply([]ServiceSpec{oneSet("web", "v1", TargetSpec{ID: "b", Addr: addrOf(be)})}); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startServer(t, p, ServerOptions{})
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = io.WriteString(pw, "first")
+		// The rest is sent only once the backend has the first chunk, which
+		// deadlocks (and times out) if the proxy buffers the body.
+		select {
+		case <-gotFirst:
+			_, _ = io.WriteString(pw, "+rest")
+			pw.Close()
+		case <-time.After(10 * time.Second):
+			pw.CloseWithError(fmt.Errorf("backend never saw the first chunk"))
+		}
+	}()
+	resp, err := newClient(false).Post(base+"/", "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "first+rest" {
+		t.Fatalf("body %q", body)
+	}
+}

@@ -318,3 +318,18 @@ func (t *table) referenced() map[string]bool {
 	}
 	return refs
 }
+
+// CloseIdleConnections closes the idle upstream connections of every known
+// target. Requests in flight are not affected; call it after the listeners
+// have shut down.
+func (p *Proxy) CloseIdleConnections() {
+	p.mu.Lock()
+	targets := make([]*target, 0, len(p.targets))
+	for _, t := range p.targets {
+		targets = append(targets, t)
+	}
+	p.mu.Unlock()
+	for _, t := range targets {
+		t.closeIdle()
+	}
+}
