@@ -58,7 +58,8 @@ func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command,
 
 // report prints err for the command cmd and returns the exit code.
 func (a *app) report(cmd *cobra.Command, err error) int {
-	code, usage := ExitFailed, false
+	var code int
+	usage := false
 	if ee, ok := errors.AsType[*exitError](err); ok {
 		if ee.err == nil {
 			return ee.code
