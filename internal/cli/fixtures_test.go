@@ -54,12 +54,15 @@ func fixtureHistory() []store.HistoryRecord {
 	at := func(min int) time.Time { return testNow.Add(time.Duration(-min) * time.Minute) }
 	return []store.HistoryRecord{
 		{ID: "op-40", Service: "web", Kind: "deploy", Version: "v2", From: "v1", Strategy: "switch",
-			Start: at(60), End: at(60).Add(4200 * time.Millisecond), Outcome: store.OutcomeDeployed},
+			Start: at(60), End: at(60).Add(4200 * time.Millisecond), Outcome: store.OutcomeDeployed,
+			Steps: map[string]time.Duration{"drain": 2970 * time.Millisecond, "gate": 1208 * time.Millisecond,
+				"switch": 214 * time.Microsecond, "start": 3 * time.Millisecond}},
 		{ID: "op-31", Service: "web", Kind: "rollback", Version: "v1", From: "v1.1", Strategy: "switch",
 			Start: at(600), End: at(600).Add(300 * time.Millisecond), Outcome: store.OutcomeDeployed},
 		{ID: "op-30", Service: "web", Kind: "deploy", Version: "v1.1", From: "v1", Strategy: "switch",
 			Start: at(700), End: at(700).Add(95 * time.Second), Outcome: store.OutcomeRolledBack,
-			Reason: "error rate 12% after switch (threshold 1%)"},
+			Reason: "error rate 12% after switch (threshold 1%)",
+			Steps:  map[string]time.Duration{"canary": 95 * time.Second, "custom": time.Second}},
 		{ID: "op-12", Service: "web", Kind: "deploy", Version: "v1.1", Strategy: "switch",
 			Start: at(900), End: at(900).Add(61 * time.Second), Outcome: store.OutcomeFailed,
 			Reason: "v1.1 did not become healthy within 60s"},
