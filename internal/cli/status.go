@@ -22,7 +22,7 @@ func (a *app) statusCmd() *cobra.Command {
   ACTIVE     the version receiving traffic, HEALTHY its healthy/total instances
   CANDIDATE  a canary version and the share of traffic it receives
   STANDBY    the previous version kept warm for rollback, and how long it stays
-  OPERATION  the deploy or rollback in progress and its phase
+  OPERATION  the deploy or rollback in progress, its phase and how long it has run
 With SERVICE it also lists every instance, and for a canary the live comparison of the
 canary with the baseline (requests, error rate, latency) and the current verdict.`,
 		Example: `  cutover status
@@ -69,7 +69,7 @@ func (a *app) renderStatus(w io.Writer, all []deploy.ServiceStatus, detail bool)
 	fmt.Fprintln(tw, "SERVICE\tACTIVE\tHEALTHY\tCANDIDATE\tSTANDBY\tOPERATION")
 	for _, s := range all {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, releaseVersion(s.Active), healthy(s.Active),
-			candidate(s), a.standby(s), operationCell(s))
+			candidate(s), a.standby(s), a.operationCell(s))
 	}
 	if err := tw.flush(w); err != nil {
 		return err
@@ -134,7 +134,7 @@ func (a *app) standby(s deploy.ServiceStatus) string {
 	return s.Standby.Version + " (" + left.Round(time.Second).String() + " left)"
 }
 
-func operationCell(s deploy.ServiceStatus) string {
+func (a *app) operationCell(s deploy.ServiceStatus) string {
 	switch {
 	case s.Error != "":
 		return "error: " + s.Error
@@ -145,6 +145,12 @@ func operationCell(s deploy.ServiceStatus) string {
 	cell := op.Kind + " " + op.Version + ": " + string(op.Phase)
 	if op.Step > 0 {
 		cell += " step " + strconv.Itoa(op.Step)
+	}
+	if op.Paused {
+		cell += ", paused"
+	}
+	if !op.StartedAt.IsZero() && a.now().After(op.StartedAt) {
+		cell += " (" + a.now().Sub(op.StartedAt).Round(time.Second).String() + ")"
 	}
 	return cell
 }
