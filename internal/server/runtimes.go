@@ -19,12 +19,13 @@ type runtimes struct {
 	log    *slog.Logger
 	cfg    *config.Config
 	owner  string
+	onExit func(runtime.Instance, runtime.State)
 	mu     sync.Mutex
 	active map[string]runtime.Runtime
 }
 
-func newRuntimes(log *slog.Logger, cfg *config.Config) *runtimes {
-	return &runtimes{log: log, cfg: cfg, owner: docker.OwnerLabel(cfg.StateDir), active: map[string]runtime.Runtime{}}
+func newRuntimes(log *slog.Logger, cfg *config.Config, onExit func(runtime.Instance, runtime.State)) *runtimes {
+	return &runtimes{log: log, cfg: cfg, owner: docker.OwnerLabel(cfg.StateDir), onExit: onExit, active: map[string]runtime.Runtime{}}
 }
 
 func (r *runtimes) get(kind string) (runtime.Runtime, error) {
@@ -37,7 +38,7 @@ func (r *runtimes) get(kind string) (runtime.Runtime, error) {
 	var err error
 	switch kind {
 	case config.RuntimeProcess, "":
-		rt, err = process.New(process.Options{Logger: r.log, LogDir: filepath.Join(r.cfg.StateDir, "logs"), Owner: r.owner})
+		rt, err = process.New(process.Options{Logger: r.log, LogDir: filepath.Join(r.cfg.StateDir, "logs"), Owner: r.owner, OnExit: r.onExit})
 	case config.RuntimeStatic:
 		rt = static.New()
 	case config.RuntimeDocker:

@@ -21,6 +21,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/metrics"
 	"github.com/cutover-dev/cutover/internal/proxy"
+	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
@@ -102,7 +103,18 @@ func Run(ctx context.Context, opts Options) (err error) {
 		},
 	})
 	defer mon.Close()
-	rts := newRuntimes(log, cfg)
+	// A process that exits is unhealthy at once: no request waits for the
+	// next probe to learn it, and a crash in the standby window rolls back
+	// without delay.
+	onExit := func(inst runtime.Instance, st runtime.State) {
+		px.SetHealthy(inst.ID, false)
+		select {
+		case <-ready:
+			ctl.OnHealth(inst.ID, false, "process "+st.Detail)
+		default:
+		}
+	}
+	rts := newRuntimes(log, cfg, onExit)
 	defer rts.close()
 	// Create the runtimes the config uses now, so the restart can find
 	// their orphans and a missing Docker engine is reported at once.

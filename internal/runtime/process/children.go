@@ -37,6 +37,9 @@ func (r *Runtime) reap(cmd *exec.Cmd, c *child, inst runtime.Instance) {
 	r.log.Info("instance exited",
 		"service", inst.Service, "version", inst.Version, "instance", inst.ID,
 		"pid", inst.PID, "detail", c.state.Detail)
+	if r.opts.OnExit != nil {
+		r.opts.OnExit(inst, c.state)
+	}
 }
 
 // child returns the child of inst if this Runtime started it.

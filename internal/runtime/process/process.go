@@ -59,6 +59,12 @@ type Options struct {
 	// CUTOVER_OWNER, and List finds the instances marked with it. Empty
 	// (the default) leaves instances unmarked and List empty.
 	Owner string
+	// OnExit, if set, is called (from the goroutine that reaps it) when a
+	// process this Runtime started exits, whether it crashed or was
+	// stopped, so a crash is known at once rather than at the next health
+	// probe. It must not block. Processes adopted from an earlier run are
+	// not reaped here, so their exits are not reported.
+	OnExit func(inst runtime.Instance, st runtime.State)
 }
 
 // Runtime starts, inspects and stops process instances. It implements
