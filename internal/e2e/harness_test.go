@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/dockertest"
 )
 
 // bin is the cutover binary built once for all tests.
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build cutover:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := dockertest.Main(m) // runs the tests, then removes this run's Docker images and containers
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
