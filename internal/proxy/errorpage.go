@@ -32,6 +32,7 @@ var (
 	pageTimeout     = newErrorPage(http.StatusGatewayTimeout, "upstream timed out")
 	pageDrained     = newErrorPage(http.StatusGatewayTimeout, "upstream drained before responding")
 	pageUpgrade     = newErrorPage(http.StatusBadGateway, "upstream refused the protocol upgrade")
+	pageBadBody     = newErrorPage(http.StatusBadRequest, "request body could not be read")
 
 	textContentType = []string{"text/plain; charset=utf-8"}
 	jsonContentType = []string{"application/json"}

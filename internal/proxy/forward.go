@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +23,6 @@ var bufPool = sync.Pool{New: func() any {
 
 // errBodyTooLarge ends a request body longer than the service allows.
 var errBodyTooLarge = errors.New("request body too large")
-
-// errBodyConsumed refuses to replay a request body that was already read.
-var errBodyConsumed = errors.New("request body already sent")
 
 // exchange is the per-request record used for metrics and the access log.
 type exchange struct {
@@ -91,57 +86,167 @@ func (p *Proxy) finish(r *http.Request, ex *exchange) {
 	}
 }
 
-// forward sends r to a target of ex.set and copies the response back.
+// call is one request sent on one upstream connection.
+type call struct {
+	c    *upConn
+	resp upResponse
+	// stop disarms the hook that closes the connection when the client
+	// goes away.
+	stop func() bool
+	// bodyDone delivers the result of a request body written concurrently.
+	bodyDone chan error
+	// broken is set when writing the request failed.
+	broken bool
+}
+
+// end settles the connection after the exchange: it goes back to the idle
+// pool only when reusable is set and the whole exchange completed cleanly.
+func (cl *call) end(reusable bool) {
+	if cl.stop != nil && !cl.stop() {
+		reusable = false // the client went away and the connection was closed
+	}
+	if cl.bodyDone != nil {
+		select {
+		case err := <-cl.bodyDone:
+			if err != nil {
+				reusable = false
+			}
+		default:
+			// The upstream answered before taking the whole body.
+			reusable = false
+			cl.c.close()
+			<-cl.bodyDone
+		}
+	}
+	if reusable && !cl.broken && !cl.resp.closeAfter && cl.resp.done {
+		cl.c.t.putConn(cl.c)
+	} else {
+		cl.c.close()
+	}
+}
+
+// forward sends r to a target of ex.set and copies the response back. A
+// request moves to another target only when the connection could not be
+// opened (nothing was sent); an idempotent request without a body is also
+// resent once when a reused keep-alive connection turns out to be closed
+// before any response byte.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
-	out, body := p.outgoing(r, ex)
 	ctx := r.Context()
+	var ob outbound
+	p.prepare(r, ex, &ob)
 
 	var (
-		resp     *http.Response
-		err      error
-		tried    uint64
-		rerouted bool
+		cl                 call
+		err                error
+		tried              uint64
+		rerouted, resent   bool
+		fresh, dialFailure bool
 	)
 	for {
 		t, idx := ex.set.pick(tried)
 		if t == nil {
 			// The snapshot's remaining targets are draining: a newer table
 			// has replaced them. Route once more on the current table.
-			if !rerouted && !body.touched() && p.reroute(w, r, ex) {
+			if !rerouted && !ob.body.touched() && p.reroute(w, r, ex) {
 				rerouted, tried = true, 0
-				out, body = p.outgoing(r, ex)
+				ob = outbound{}
+				p.prepare(r, ex, &ob)
 				continue
 			}
 			break
 		}
 		tried |= 1 << uint(idx)
-		out.URL.Host = t.addr
-		resp, err = t.transport.Load().RoundTrip(out)
-		if err == nil {
+		cl.c, err = t.getConn(ctx, fresh)
+		if err != nil {
+			var de *dialError
+			if errors.As(err, &de) {
+				dialFailure = true
+				if ctx.Err() == nil {
+					if !de.cut {
+						t.eject(de.err)
+					}
+					t.release()
+					continue
+				}
+			}
 			ex.target = t
 			break
 		}
-		var de *dialError
-		if errors.As(err, &de) && !body.touched() && ctx.Err() == nil {
-			if !de.cut {
-				t.eject(de.err)
-			}
+		dialFailure = false
+		ex.target = t
+		err = p.send(ctx, r, &ob, &cl)
+		if err != nil && cl.c.reused && !cl.resp.gotBytes && ob.idempotent && ob.body == nil &&
+			!resent && ctx.Err() == nil && !t.cutting.Load() {
+			// A stale keep-alive connection: the request was not processed.
+			cl.end(false)
+			cl = call{}
+			resent, fresh = true, true
+			ex.target = nil
 			t.release()
+			tried &^= 1 << uint(idx)
 			continue
 		}
-		ex.target = t
 		break
 	}
 	defer ex.releaseTarget()
-	if err != nil || resp == nil {
-		p.failed(w, r, ex, body, err)
+	if ex.target == nil || err != nil {
+		if cl.c != nil {
+			cl.end(false)
+		}
+		p.failed(w, r, ex, &ob, err, dialFailure)
 		return
 	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		p.serveUpgrade(w, r, resp, ex)
+	if cl.resp.status == http.StatusSwitchingProtocols {
+		p.serveUpgrade(w, r, &cl, ex)
 		return
 	}
-	p.respond(w, r, resp, ex)
+	p.respond(w, r, &cl, ex)
+}
+
+// send writes the request on cl.c and reads the response head.
+func (p *Proxy) send(ctx context.Context, r *http.Request, ob *outbound, cl *call) error {
+	c := cl.c
+	cl.stop = context.AfterFunc(ctx, c.abort)
+	ob.writeHead(c.bw, r, c.t.addr)
+	var err error
+	switch {
+	case ob.body == nil:
+		err = c.bw.Flush()
+	case ob.bodyLen > 0 && ob.bodyLen <= syncBodyMax:
+		err = ob.writeBody(c.bw, false)
+	default:
+		if err = c.bw.Flush(); err == nil {
+			cl.bodyDone = make(chan error, 1)
+			go func() {
+				err := ob.writeBody(c.bw, true)
+				if err != nil {
+					// Unblock the response read: the exchange is broken.
+					c.close()
+				}
+				cl.bodyDone <- err
+			}()
+		}
+	}
+	if err != nil {
+		cl.broken = true
+		if ob.body.tooLarge() || ob.body.readFailed() {
+			return err
+		}
+	}
+	// Even when writing failed the upstream may have answered (for example
+	// 413 before closing): read what it sent.
+	ht := c.t.headerTimeout.Load()
+	if ht > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(time.Duration(ht)))
+	}
+	rerr := c.readHead(&cl.resp, r.Method == http.MethodHead)
+	if ht > 0 {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	if rerr != nil {
+		return rerr
+	}
+	return nil
 }
 
 // reroute moves ex to the service and set of the current routing table
@@ -162,69 +267,26 @@ func (p *Proxy) reroute(w http.ResponseWriter, r *http.Request, ex *exchange) bo
 	return true
 }
 
-// outgoing builds the upstream request for r: end-to-end headers, the
-// forwarded headers, the request ID, the (possibly stripped) path and a
-// replay-safe body wrapper.
-func (p *Proxy) outgoing(r *http.Request, ex *exchange) (*http.Request, *bodyReader) {
-	out := r.WithContext(r.Context())
-	u := new(url.URL)
-	*u = *r.URL
-	u.Scheme = "http"
-	if spec := &ex.svc.spec; spec.StripPrefix {
-		u.Path = stripPathPrefix(u.Path, spec.PathPrefix)
-		if u.RawPath != "" {
-			if strings.HasPrefix(u.RawPath, spec.PathPrefix) {
-				u.RawPath = stripPathPrefix(u.RawPath, spec.PathPrefix)
-			} else {
-				u.RawPath = ""
-			}
-		}
-	}
-	out.URL = u
-	out.RequestURI = ""
-	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
-	out.Close = false
-	out.TransferEncoding = nil
-
-	out.Header = make(http.Header, len(r.Header)+4)
-	copyEndToEnd(out.Header, r.Header)
-	if r.ProtoMajor == 1 {
-		if up := upgradeType(r.Header); up != "" && !strings.EqualFold(up, "h2c") {
-			out.Header["Connection"] = []string{"Upgrade"}
-			out.Header["Upgrade"] = []string{up}
-		}
-	}
-	ex.reqID = p.setForwarded(out.Header, r)
-
-	var body *bodyReader
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		out.Body = nil
-		out.ContentLength = 0
-	} else {
-		body = &bodyReader{rc: r.Body, limit: ex.svc.spec.MaxBodyBytes}
-		out.Body = body
-		out.GetBody = body.replay
-	}
-	return out, body
-}
-
 // failed answers a request that got no upstream response.
-func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, ex *exchange, body *bodyReader, err error) {
-	var de *dialError
+func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, ex *exchange, ob *outbound, err error, dialFailure bool) {
 	switch {
-	case err == nil:
+	case err == nil && ex.target == nil:
 		ex.status = http.StatusServiceUnavailable
 		writeError(w, r, ex.status, pageUnavailable)
 	case r.Context().Err() != nil:
 		ex.status = statusClientClosed
-	case body.tooLarge():
+	case ob.body.tooLarge():
 		ex.status = http.StatusRequestEntityTooLarge
 		w.Header()["Connection"] = connClose
 		writeError(w, r, ex.status, pageTooLarge)
+	case ob.body.readFailed():
+		ex.status = http.StatusBadRequest
+		w.Header()["Connection"] = connClose
+		writeError(w, r, ex.status, pageBadBody)
 	case ex.target != nil && ex.target.cutting.Load():
 		ex.status = http.StatusGatewayTimeout
 		writeError(w, r, ex.status, pageDrained)
-	case errors.As(err, &de):
+	case dialFailure:
 		ex.status = http.StatusBadGateway
 		ex.connErr = true
 		writeError(w, r, ex.status, pageBadGateway)
@@ -258,27 +320,28 @@ func targetID(t *target) string {
 
 // respond copies an upstream response to the client. Streams (unknown
 // length or text/event-stream) are flushed after every read.
-func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, resp *http.Response, ex *exchange) {
-	defer resp.Body.Close()
-	ex.status = resp.StatusCode
+func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, cl *call, ex *exchange) {
+	resp := &cl.resp
+	ex.status = resp.status
 	h := w.Header()
-	copyEndToEnd(h, resp.Header)
-	w.WriteHeader(resp.StatusCode)
-	stream := resp.ContentLength < 0 || isEventStream(resp.Header)
+	cl.c.copyHead(h, resp)
+	w.WriteHeader(resp.status)
 	var flusher http.Flusher
-	if stream {
+	if resp.contentLen < 0 || resp.eventStream {
 		flusher, _ = w.(http.Flusher)
 		if flusher != nil {
 			flusher.Flush()
 		}
 	}
-	n, rerr, werr := copyBody(w, resp.Body, flusher)
+	n, rerr, werr := copyBody(w, cl, flusher)
 	ex.bytes = n
 	if werr != nil || r.Context().Err() != nil {
+		cl.end(false)
 		return // the client went away
 	}
 	if rerr != nil {
-		if ex.target.cutting.Load() && resp.ContentLength < 0 {
+		cl.end(false)
+		if ex.target.cutting.Load() && resp.contentLen < 0 {
 			// Ended by a drain deadline: close the stream cleanly.
 			return
 		}
@@ -288,26 +351,22 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		// deferred accounting still runs.
 		panic(http.ErrAbortHandler)
 	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
+	for _, tr := range resp.trailers {
+		h[http.TrailerPrefix+tr.k] = append(h[http.TrailerPrefix+tr.k], tr.v)
 	}
+	cl.end(true)
 }
 
-// isEventStream reports a text/event-stream response.
-func isEventStream(h http.Header) bool {
-	ct := h["Content-Type"]
-	return len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream")
-}
-
-// copyBody copies body to w with a pooled buffer, flushing after every
-// write when flusher is not nil. It returns the bytes written and the read
-// or write error that ended the copy (io.EOF is not an error).
-func copyBody(w io.Writer, body io.Reader, flusher http.Flusher) (n int64, rerr, werr error) {
+// copyBody copies the response body to w with a pooled buffer, flushing
+// after every write when flusher is not nil. It returns the bytes written
+// and the read or write error that ended the copy (the body's clean end is
+// not an error).
+func copyBody(w io.Writer, cl *call, flusher http.Flusher) (n int64, rerr, werr error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
-		nr, err := body.Read(buf)
+		nr, err := cl.c.readBody(&cl.resp, buf)
 		if nr > 0 {
 			nw, err := w.Write(buf[:nr])
 			n += int64(nw)
@@ -328,9 +387,7 @@ func copyBody(w io.Writer, body io.Reader, flusher http.Flusher) (n int64, rerr,
 }
 
 // bodyReader forwards a request body, enforces the service's size limit and
-// records whether any of it was read, so that a request whose connection
-// failed before sending can be replayed on another target. Close does not
-// close the client's body: the server does that when the handler returns.
+// records what happened to it.
 type bodyReader struct {
 	rc    io.ReadCloser
 	limit int64 // 0: none
@@ -341,6 +398,7 @@ type bodyReader struct {
 const (
 	bodyTouched uint32 = 1 << iota
 	bodyTooLarge
+	bodyReadFailed
 )
 
 // Read reads from the client's body.
@@ -362,20 +420,12 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.flags.Or(bodyTooLarge)
 		return n - int(b.n-b.limit), errBodyTooLarge
 	}
+	if err != nil && err != io.EOF {
+		b.flags.Or(bodyReadFailed)
+	}
 	return n, err
 }
 
-// Close does nothing; see bodyReader.
-func (b *bodyReader) Close() error { return nil }
-
-// replay is the request's GetBody: it allows the transport to resend a body
-// it never read.
-func (b *bodyReader) replay() (io.ReadCloser, error) {
-	if b.touched() {
-		return nil, errBodyConsumed
-	}
-	return b, nil
-}
-
-func (b *bodyReader) touched() bool  { return b != nil && b.flags.Load()&bodyTouched != 0 }
-func (b *bodyReader) tooLarge() bool { return b != nil && b.flags.Load()&bodyTooLarge != 0 }
+func (b *bodyReader) touched() bool    { return b != nil && b.flags.Load()&bodyTouched != 0 }
+func (b *bodyReader) tooLarge() bool   { return b != nil && b.flags.Load()&bodyTooLarge != 0 }
+func (b *bodyReader) readFailed() bool { return b != nil && b.flags.Load()&bodyReadFailed != 0 }

@@ -5,17 +5,17 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Upstream transport tuning. Idle pools are large because small pools make
-// the proxy open thousands of upstream connections per second under load.
+// Upstream connection tuning. Idle pools are large because small pools
+// make the proxy open thousands of upstream connections per second under
+// load.
 const (
-	maxIdleConnsPerTarget = 512
-	idleConnTimeout       = 90 * time.Second
+	maxIdleConnsPerTarget = 1024
+	idleConnTimeout       = 60 * time.Second
 	dialTimeout           = 5 * time.Second
 	upstreamBufferSize    = 16 << 10
 )
@@ -50,8 +50,9 @@ type target struct {
 	draining atomic.Bool
 	cutting  atomic.Bool
 
-	transport     atomic.Pointer[http.Transport]
-	headerTimeout time.Duration // guarded by Proxy.mu
+	// headerTimeout bounds the wait for response headers (nanoseconds, 0: none).
+	headerTimeout atomic.Int64
+	pool          connPool
 
 	// idle receives a token when inflight drops to zero while draining.
 	idle chan struct{}
@@ -73,39 +74,12 @@ func newTarget(id, addr string, log *slog.Logger) *target {
 		conns: make(map[*trackedConn]struct{}),
 	}
 	t.healthy.Store(true)
-	t.transport.Store(t.newTransport(0))
 	return t
 }
 
-// newTransport returns an HTTP/1.1 transport dedicated to this target, so
-// that CloseIdleConnections affects it alone.
-func (t *target) newTransport(headerTimeout time.Duration) *http.Transport {
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           t.dial,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   maxIdleConnsPerTarget,
-		IdleConnTimeout:       idleConnTimeout,
-		ResponseHeaderTimeout: headerTimeout,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-		Protocols:             &protocols,
-		WriteBufferSize:       upstreamBufferSize,
-		ReadBufferSize:        upstreamBufferSize,
-	}
-}
-
-// setHeaderTimeout replaces the transport when the response header timeout
-// changes. Callers hold Proxy.mu.
+// setHeaderTimeout sets the response header timeout of t.
 func (t *target) setHeaderTimeout(d time.Duration) {
-	if d == t.headerTimeout {
-		return
-	}
-	t.headerTimeout = d
-	old := t.transport.Swap(t.newTransport(d))
-	old.CloseIdleConnections()
+	t.headerTimeout.Store(int64(d))
 }
 
 // usable reports whether the balancer may pick the target outside fail-open.
@@ -177,11 +151,6 @@ func (t *target) cutConns() {
 	for _, c := range conns {
 		c.Close()
 	}
-}
-
-// closeIdle closes the idle upstream connections of t.
-func (t *target) closeIdle() {
-	t.transport.Load().CloseIdleConnections()
 }
 
 // trackedConn is an upstream connection registered with its target.

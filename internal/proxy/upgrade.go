@@ -16,16 +16,17 @@ const closeHandshakeWait = 2 * time.Second
 // serveUpgrade completes a protocol switch (101) and relays bytes both ways
 // until one side closes. The proxy stays in the middle so that a drain can
 // end a WebSocket with a close frame toward the client.
-func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, resp *http.Response, ex *exchange) {
-	reqUp, respUp := upgradeType(r.Header), upgradeType(resp.Header)
-	up, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok || reqUp == "" || !strings.EqualFold(reqUp, respUp) {
-		resp.Body.Close()
+func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, cl *call, ex *exchange) {
+	// The connection now belongs to this exchange alone.
+	cl.stop()
+	c := cl.c
+	defer c.close()
+	reqUp, respUp := upgradeType(r.Header), cl.resp.upgrade
+	if reqUp == "" || !strings.EqualFold(reqUp, respUp) {
 		ex.status = http.StatusBadGateway
 		writeError(w, r, ex.status, pageUpgrade)
 		return
 	}
-	defer up.Close()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		ex.status = http.StatusBadGateway
@@ -35,8 +36,8 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, resp *http.
 	defer conn.Close()
 	ex.status = http.StatusSwitchingProtocols
 
-	h := make(http.Header, len(resp.Header))
-	copyEndToEnd(h, resp.Header)
+	h := make(http.Header, len(c.fields)+2)
+	c.copyHead(h, &cl.resp)
 	h["Connection"] = []string{"Upgrade"}
 	h["Upgrade"] = []string{respUp}
 	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
@@ -49,14 +50,14 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, resp *http.
 	clientDone := make(chan struct{})
 	go func() {
 		defer close(clientDone)
-		copyClientToUpstream(up, brw.Reader)
+		copyClientToUpstream(c.nc, brw.Reader)
 		// The client stopped sending: nothing more can be relayed upstream.
-		up.Close()
+		c.close()
 	}()
 
-	ex.bytes = p.copyUpstreamToClient(conn, up, ex, strings.EqualFold(respUp, "websocket"))
+	ex.bytes = p.copyUpstreamToClient(conn, c.br, ex, strings.EqualFold(respUp, "websocket"))
 	// The upstream side is over: the target no longer has this request.
-	up.Close()
+	c.close()
 	ex.releaseTarget()
 	// Signal the end to the client and give it a moment to finish its side
 	// (for example to answer a close frame) before the connection closes.

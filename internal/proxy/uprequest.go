@@ -1,0 +1,254 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// syncBodyMax is the largest request body (with a known length) written
+// before the response is read; larger or unknown-length bodies are written
+// from a separate goroutine while the response is read, so an upstream that
+// answers early is heard.
+const syncBodyMax = 64 << 10
+
+// outbound is what the proxy sends upstream for one request: the request
+// line and end-to-end headers of the client's request plus the values
+// computed here.
+type outbound struct {
+	path       string // escaped path, prefix stripped
+	query      string
+	host       string
+	xff        string
+	proto      string // "" keeps the client's X-Forwarded-Proto
+	fwdHost    string // "" keeps the client's X-Forwarded-Host
+	reqID      string
+	genID      bool // reqID was generated and replaces the client's
+	trusted    bool
+	upgrade    string
+	skipConn   []string // canonical header names listed in Connection
+	body       *bodyReader
+	bodyLen    int64 // -1: chunked
+	idempotent bool
+}
+
+// prepare computes the outbound request for r.
+func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
+	spec := &ex.svc.spec
+	path := r.URL.EscapedPath()
+	if spec.StripPrefix {
+		if strings.HasPrefix(path, spec.PathPrefix) {
+			path = stripPathPrefix(path, spec.PathPrefix)
+		} else {
+			// The prefix matched the decoded path only; strip it there.
+			path = (&url.URL{Path: stripPathPrefix(r.URL.Path, spec.PathPrefix)}).EscapedPath()
+		}
+	}
+	if path == "" {
+		path = "/"
+	}
+	ob.path = path
+	ob.query = r.URL.RawQuery
+	ob.host = r.Host
+
+	client := clientHost(r.RemoteAddr)
+	ob.trusted = p.isTrusted(client)
+	if prior := r.Header["X-Forwarded-For"]; ob.trusted && len(prior) > 0 {
+		ob.xff = strings.Join(prior, ", ") + ", " + client
+	} else {
+		ob.xff = client
+	}
+	if !ob.trusted || r.Header.Get("X-Forwarded-Proto") == "" {
+		ob.proto = "http"
+		if r.TLS != nil {
+			ob.proto = "https"
+		}
+	}
+	if !ob.trusted || r.Header.Get("X-Forwarded-Host") == "" {
+		ob.fwdHost = r.Host
+	}
+	if ob.trusted {
+		ob.reqID = r.Header.Get("X-Request-Id")
+	}
+	if ob.reqID == "" {
+		ob.reqID = newRequestID()
+		ob.genID = true
+	}
+	ex.reqID = ob.reqID
+
+	if conn := r.Header["Connection"]; len(conn) > 0 {
+		ob.skipConn = connectionListed(conn)
+		if r.ProtoMajor == 1 {
+			if up := upgradeType(r.Header); up != "" && !strings.EqualFold(up, "h2c") {
+				ob.upgrade = up
+			}
+		}
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		ob.idempotent = true
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		ob.body, ob.bodyLen = nil, 0
+	} else {
+		ob.body = &bodyReader{rc: r.Body, limit: spec.MaxBodyBytes}
+		ob.bodyLen = r.ContentLength
+	}
+}
+
+// skipRequestHeader reports whether the client's header k is not forwarded
+// as is.
+func (ob *outbound) skipRequestHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "Host",
+		"X-Forwarded-For":
+		return true
+	case "X-Forwarded-Proto":
+		return ob.proto != ""
+	case "X-Forwarded-Host":
+		return ob.fwdHost != ""
+	case "X-Request-Id":
+		return ob.genID
+	case "Forwarded":
+		return !ob.trusted
+	}
+	for _, s := range ob.skipConn {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// writeHead writes the request line and headers of the upstream request.
+func (ob *outbound) writeHead(bw *bufio.Writer, r *http.Request, targetAddr string) {
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(ob.path)
+	if ob.query != "" {
+		bw.WriteByte('?')
+		bw.WriteString(ob.query)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if ob.host != "" {
+		bw.WriteString(ob.host)
+	} else {
+		bw.WriteString(targetAddr)
+	}
+	bw.WriteString("\r\n")
+	for k, vv := range r.Header {
+		if ob.skipRequestHeader(k) {
+			continue
+		}
+		for _, v := range vv {
+			writeHeaderLine(bw, k, v)
+		}
+	}
+	writeHeaderLine(bw, "X-Forwarded-For", ob.xff)
+	if ob.proto != "" {
+		writeHeaderLine(bw, "X-Forwarded-Proto", ob.proto)
+	}
+	if ob.fwdHost != "" {
+		writeHeaderLine(bw, "X-Forwarded-Host", ob.fwdHost)
+	}
+	if ob.genID {
+		writeHeaderLine(bw, "X-Request-Id", ob.reqID)
+	}
+	if ob.upgrade != "" {
+		bw.WriteString("Connection: Upgrade\r\n")
+		writeHeaderLine(bw, "Upgrade", ob.upgrade)
+	}
+	switch {
+	case ob.body == nil:
+		if methodExpectsBody(r.Method) {
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+	case ob.bodyLen >= 0:
+		var num [20]byte
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], ob.bodyLen, 10))
+		bw.WriteString("\r\n")
+	default:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+func methodExpectsBody(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+func writeHeaderLine(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// writeBody sends the request body, chunk-encoded when its length is
+// unknown. With flush set every piece is flushed at once (streaming).
+func (ob *outbound) writeBody(bw *bufio.Writer, flush bool) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	chunked := ob.bodyLen < 0
+	var written int64
+	for {
+		n, rerr := ob.body.Read(buf)
+		if n > 0 {
+			written += int64(n)
+			if chunked {
+				var hex [16]byte
+				bw.Write(strconv.AppendInt(hex[:0], int64(n), 16))
+				bw.WriteString("\r\n")
+			}
+			if _, err := bw.Write(buf[:n]); err != nil {
+				return err
+			}
+			if chunked {
+				bw.WriteString("\r\n")
+			}
+			if flush {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if !chunked && written != ob.bodyLen {
+		return io.ErrUnexpectedEOF
+	}
+	if chunked {
+		bw.WriteString("0\r\n\r\n")
+	}
+	return bw.Flush()
+}
+
+// connectionListed returns the canonical names of the headers listed in
+// Connection values, other than close, keep-alive and upgrade.
+func connectionListed(conn []string) []string {
+	var out []string
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = strings.TrimSpace(tok)
+			if tok == "" || strings.EqualFold(tok, "close") || strings.EqualFold(tok, "keep-alive") ||
+				strings.EqualFold(tok, "upgrade") {
+				continue
+			}
+			out = append(out, http.CanonicalHeaderKey(tok))
+		}
+	}
+	return out
+}
