@@ -20,7 +20,8 @@
 #   SWITCH_EVERY [100ms]  switch interval
 #   SUBJECTS [direct,nginx,haproxy,caddy,cutover,library]
 #   PROXY_CPU [0] LOAD_CPU [1]   CPU for proxies + backend, CPU for wrk + clients
-#   OUT [bench/RESULTS.md]       report path; WORK [/tmp/cutover-bench] scratch dir
+#   OUT [bench/RESULTS.md]       report path (raw numbers go beside it as results.json)
+#   WORK [/tmp/cutover-bench]    scratch dir: rendered configs, logs, full wrk output
 #   NICE [unset]          e.g. -10: run everything at a higher priority, for a
 #                         machine that other work shares (recorded in the report)
 #   SKIP_INSTALL=1        do not touch apt
@@ -111,7 +112,7 @@ go build -o "$bin/proxyonly" ./bench/proxyonly 2>"$WORK/proxyonly-build.log" ||
 	echo "note: bench/proxyonly does not build (see $WORK/proxyonly-build.log); the data plane (library) row will be skipped" >&2
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no -- . ':!bench/RESULTS.md' 2>/dev/null) ]]; then
+if [[ -n $(git status --porcelain --untracked-files=no -- . ':!bench/RESULTS.md' ':!bench/results.json' 2>/dev/null) ]]; then
 	commit="$commit (with uncommitted changes in the working tree)"
 fi
 
@@ -121,7 +122,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 nice=()
 if [[ -n ${NICE:-} ]]; then nice=(nice -n "$NICE"); fi
 exec "${nice[@]}" taskset -c "$LOAD_CPU" "$bin/harness" \
-	-work "$WORK" -conf "$here" -bin "$bin" -out "$OUT" \
+	-work "$WORK" -conf "$here" -bin "$bin" -out "$OUT" -raw "$(dirname "$OUT")/results.json" \
 	-rounds "$ROUNDS" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" \
 	-switch-duration "$SWITCH_DURATION" -switch-every "$SWITCH_EVERY" -subjects "$SUBJECTS" \
 	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -commit "$commit" -command "$command"

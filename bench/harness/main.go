@@ -73,22 +73,34 @@ func main() {
 	flag.IntVar(&h.backendBase, "backend-port", 19001, "port of backend v1 (v2 uses the next port)")
 	flag.IntVar(&h.portBase, "port", 18080, "proxies listen on this port + 1 (nginx), + 2 (haproxy), + 3 (caddy), + 4 (cutover), + 5 (library)")
 	flag.StringVar(&out, "out", "bench/RESULTS.md", "Markdown report to write")
+	raw := flag.String("raw", "", "raw results (JSON) to write (default: results.json in -work)")
 	flag.StringVar(&commit, "commit", "unknown", "commit being measured, for the report")
 	flag.StringVar(&command, "command", "bench/run.sh", "command line to print in the report")
+	render := flag.String("render", "", "only re-render -out from this results.json of an earlier run")
 	flag.Parse()
 
+	if *render != "" {
+		if err := rerender(*render, out); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := h.configure(conns, subjects); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *raw == "" {
+		*raw = h.path("results.json")
+	}
 	res := h.run(ctx, commit, command)
-	if err := save(h.path("results.json"), out, res); err != nil {
+	if err := save(*raw, out, res); err != nil {
 		h.log.Error("write results failed", "err", err)
 		os.Exit(1)
 	}
-	h.log.Info("results written", "report", out, "raw", h.path("results.json"))
+	h.log.Info("results written", "report", out, "raw", *raw)
 }
 
 // ErrBadFlags reports invalid command-line flags.
@@ -229,6 +241,27 @@ func save(raw, report string, res *results) error {
 		return err
 	}
 	if err := writeReport(f, res); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// rerender writes the Markdown report for the raw results in rawPath.
+func rerender(rawPath, report string) error {
+	b, err := os.ReadFile(rawPath)
+	if err != nil {
+		return err
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", rawPath, err)
+	}
+	f, err := os.Create(report)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(f, &res); err != nil {
 		f.Close()
 		return err
 	}
