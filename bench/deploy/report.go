@@ -93,13 +93,17 @@ func writeSwitch(p printer, r *results) {
 		len(r.Deploys), r.Wanted.Deploys, len(ops))
 	distHeader(p, "ms")
 	e2e := summarise(msBetween(ops, allNewT, gateT))
-	distRow(p, "**switch latency**: gate passed → send time of the first request from which on every request got the new version", e2e)
-	distRow(p, "gate passed → send time of the last request that still got the old version", summarise(msBetween(ops, lastOld(gateT), gateT)))
-	distRow(p, "gate passed → switch event (both server clock)", summarise(msBetween(ops, switchT, gateT)))
-	distRow(p, "route publish inside the controller (`switch_us`)", summarise(msBetween(ops, publishUS, zeroT)))
-	distRow(p, "whole deploy: API call → done event", summarise(msBetween(r.Deploys, doneT, callT)))
-	p("\nGoal < 1 ms: %s at p50, %s at p99 (end to end, upper bound; the probe sends a request every %.0f µs at the median, so the bound is that coarse).\n\n",
-		verdict(e2e.P50 < 1), verdict(e2e.P99 < 1), r.Probe.GapP50US)
+	distRow(p, "**switch latency**: gate passed → send time of the first request from which on every request got the new version [client − server clock]", e2e)
+	distRow(p, "gate passed → send time of the last request that still got the old version [client − server clock]", summarise(msBetween(ops, lastOld(gateT), gateT)))
+	distRow(p, "probe blind spot around the switch: last old → first of the all-new run (send times) [client clock]", summarise(msBetween(ops, allNewT, lastOld(gateT))))
+	distRow(p, "gate passed → switch event, which follows publishing and persisting [server clock]", summarise(msBetween(ops, switchT, gateT)))
+	distRow(p, "route publish inside the controller (`switch_us`) [server timer]", summarise(msBetween(ops, publishUS, zeroT)))
+	distRow(p, "whole deploy: API call → done event [client → server clock]", summarise(msBetween(r.Deploys, doneT, callT)))
+	p("\nGoal < 1 ms: %s at p50, %s at p99. The probe sends a request every %.0f µs at the median (p99 %.0f µs); "+
+		"when the machine stalls both probe clients, the blind spot widens and the switch latency with it (see the blind-spot row). "+
+		"A negative value means the first request of the all-new run was sent just before the gate event was stamped and reached "+
+		"the proxy after the new table was published.\n\n",
+		verdict(e2e.P50 < 1), verdict(e2e.P99 < 1), r.Probe.GapP50US, r.Probe.GapP99US)
 }
 
 func writeRollback(p printer, r *results) {
@@ -112,14 +116,14 @@ func writeRollback(p printer, r *results) {
 	}
 	distHeader(p, "ms")
 	e2e := summarise(msBetween(ops, allNewT, callT))
-	distRow(p, "**rollback latency**: API call issued → send time of the first request from which on every request got the standby", e2e)
-	distRow(p, "API call issued → send time of the last request that still got the rolled-back version", summarise(msBetween(ops, lastOld(callT), callT)))
-	distRow(p, "API call issued → API answered (operation accepted)", summarise(msBetween(r.Rollbacks, returnT, callT)))
-	distRow(p, "API call issued → rollback event (client clock → server clock)", summarise(msBetween(r.Rollbacks, switchT, callT)))
-	distRow(p, "accepted event → rollback event (server clock): persist the operation, check the standby, publish, persist the result", summarise(msBetween(r.Rollbacks, switchT, acceptedT)))
-	distRow(p, "route publish inside the controller (`switch_us`)", summarise(msBetween(r.Rollbacks, publishUS, zeroT)))
-	distRow(p, "one atomic state write on this disk (write, fsync, rename, fsync dir; timed by the benchmark after the runs)", summarise(r.AtomicWriteMS))
-	distRow(p, "whole rollback: API call → done event (includes draining and stopping the rolled-back version)", summarise(msBetween(r.Rollbacks, doneT, callT)))
+	distRow(p, "**rollback latency**: API call issued → send time of the first request from which on every request got the standby [client clock]", e2e)
+	distRow(p, "API call issued → send time of the last request that still got the rolled-back version [client clock]", summarise(msBetween(ops, lastOld(callT), callT)))
+	distRow(p, "API call issued → API answered (operation accepted) [client clock]", summarise(msBetween(r.Rollbacks, returnT, callT)))
+	distRow(p, "API call issued → rollback event [client → server clock]", summarise(msBetween(r.Rollbacks, switchT, callT)))
+	distRow(p, "accepted event → rollback event: persist the operation, check the standby, publish, persist the result [server clock]", summarise(msBetween(r.Rollbacks, switchT, acceptedT)))
+	distRow(p, "route publish inside the controller (`switch_us`) [server timer]", summarise(msBetween(r.Rollbacks, publishUS, zeroT)))
+	distRow(p, "one atomic state write on this disk (write, fsync, rename, fsync dir; timed by the benchmark after the runs) [client timer]", summarise(r.AtomicWriteMS))
+	distRow(p, "whole rollback: API call → done event, including draining and stopping the rolled-back version [client → server clock]", summarise(msBetween(r.Rollbacks, doneT, callT)))
 	p("\nGoal < 100 ms: %s at p50, %s at p99.\n\n", verdict(e2e.P50 < 100), verdict(e2e.P99 < 100))
 	d := settled(r.RollbackDeploys)
 	p("The %d deploys that set up the rollbacks, measured like section 1 (gate passed → all new, ms): p50 %s, p99 %s, max %s.\n\n",
@@ -168,17 +172,19 @@ func writeMethod(p printer, r *results) {
   whole server-side path.
 - **Switch latency** = (send time of the earliest probe request after which every request sent got the new version)
   − (gate-pass time). The probe window of an operation runs from its API call to the next operation's call; any request
-  that got another version or failed counts as "old". Because a request is stamped before it is written and the proxy
-  picks a route when it reads it, this is an upper bound on when the route changed, with a resolution of one probe gap.
-  The row "last request that still got the old version" is the matching lower bound.
+  that got another version or failed counts as "old". This is what a client sees. The instant the table was published
+  lies after the send time of the last request that got the old version (the proxy read that request later still) and
+  before the first all-new request reached the proxy; the two send times bracket it, and the "blind spot" row gives
+  the width of that bracket, normally one or two probe gaps.
 - **Rollback latency** = (send time of the earliest request after which every request got the standby version) − (client
   time just before the rollback API call): what an operator sees after typing ` + "`cutover rollback`" + `.
 - ` + "`switch_us`" + ` is the controller's own timer around publishing the new routing table (one atomic swap), from the
   switch / rollback event.
 - Clocks: everything runs on one machine. Client times are ` + "`time.Now()`" + ` in the benchmark process; event times are
   ` + "`time.Now()`" + ` in serve, sent as RFC 3339 wall-clock times. Both read the same kernel CLOCK_REALTIME, so there is no
-  skew between them, but a wall-clock step (NTP) during the run would shift differences across the two processes; rows
-  that mix clocks are marked. Wall-clock resolution here is 1 ns.
+  skew between them, but a wall-clock step (NTP) during the run would shift every difference across the two processes
+  by the size of the step; each row names the clocks it uses. Within one process Go measures durations on the monotonic
+  clock, but event times cross the API as wall-clock time stamps, so all cross-process rows are wall clock.
 - Memory: VmRSS and VmHWM of the serve process from ` + "`/proc/<pid>/status`" + `: once idle (2 s after one deploy), sampled
   every 100 ms during the wrk run (VmHWM read at its end is the lifetime peak, which so far was the load run), and once
   at the end.
