@@ -84,6 +84,10 @@ func newDockerEnv(t *testing.T, o dockerOptions) *dockerEnv {
 	if o.deployTimeout == "" {
 		o.deployTimeout = "10s"
 	}
+	envFile := filepath.Join(dir, "app.env")
+	if err := os.WriteFile(envFile, []byte("# read by the runtime\nFROM_ENV_FILE=yes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d.cfg = filepath.Join(dir, "cutover.yaml")
 	y := fmt.Sprintf(`listen:
   http: %q
@@ -99,6 +103,8 @@ services:
       pull: never
 %s      env:
         APP_VERSION: "{{.Version}}"
+      env_files: [%q]
+      volumes: [%q]
       labels:
         e2e.run: %q
       memory: 64m
@@ -117,7 +123,7 @@ services:
     deploy_timeout: %s
     standby: 60s
     stop_grace: 5s
-`, d.http, d.sock, stateDir, repo, net, dockertest.RunID(), o.keepImages, d.ports[0], d.ports[1], o.dockerHealth, o.deployTimeout)
+`, d.http, d.sock, stateDir, repo, net, envFile, dir+":/data:ro", dockertest.RunID(), o.keepImages, d.ports[0], d.ports[1], o.dockerHealth, o.deployTimeout)
 	if err := os.WriteFile(d.cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}

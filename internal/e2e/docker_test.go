@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/dockertest"
 	"github.com/cutover-dev/cutover/internal/loadgen"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/runtime/docker"
@@ -31,6 +34,7 @@ func TestDockerDeployRollbackUnderLoad(t *testing.T) {
 		t.Fatalf("serving %q, want v1", v)
 	}
 	d.wantRunning("after deploy of v1", map[string]int{"v1": 1})
+	d.checkContainerSettings("v1")
 
 	l := loadgen.New(loadgen.Options{URL: "http://" + d.http, Workers: 24, SlowEvery: 20, SlowPath: "/slow?ms=800"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -199,7 +203,7 @@ func TestDockerKill9(t *testing.T) {
 func (d *dockerEnv) startStray(version string) runtime.Instance {
 	d.t.Helper()
 	d.build(version)
-	rt, err := docker.New(docker.Options{InstanceLabel: d.owner})
+	rt, err := docker.New(docker.Options{InstanceLabel: d.owner, Logger: slog.New(slog.NewTextHandler(d.t.Output(), nil))})
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -211,4 +215,44 @@ func (d *dockerEnv) startStray(version string) runtime.Instance {
 		d.t.Fatal(err)
 	}
 	return inst
+}
+
+// checkContainerSettings checks that the container of version carries the
+// docker section of the config written by newDockerEnv (bridge network).
+func (d *dockerEnv) checkContainerSettings(version string) {
+	d.t.Helper()
+	cs := d.containers()[version]
+	if len(cs) != 1 {
+		d.t.Fatalf("containers of %s: %v, want one", version, cs)
+	}
+	info, err := d.docker.ContainerInspect(d.t.Context(), cs[0].ID)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if want := "/cutover-api-" + version + "-"; !strings.HasPrefix(info.Name, want) {
+		d.t.Errorf("container name %q, want the prefix %q", info.Name, want)
+	}
+	for k, v := range map[string]string{"e2e.run": dockertest.RunID(), docker.LabelService: "api",
+		docker.LabelVersion: version, docker.LabelOwner: d.owner} {
+		if got := info.Config.Labels[k]; got != v {
+			d.t.Errorf("label %s = %q, want %q", k, got, v)
+		}
+	}
+	for _, kv := range []string{"APP_VERSION=" + version, "FROM_ENV_FILE=yes", "PORT=8080", "CUTOVER_VERSION=" + version} {
+		if !slices.Contains(info.Config.Env, kv) {
+			d.t.Errorf("container environment %v lacks %s", info.Config.Env, kv)
+		}
+	}
+	hc := info.HostConfig
+	if hc.Memory != 64<<20 || hc.NanoCPUs != 1e9 || info.Config.StopSignal != "SIGTERM" || hc.NetworkMode != "bridge" {
+		d.t.Errorf("memory %d, nano cpus %d, stop signal %q, network %q; want 64m, 1 cpu, SIGTERM, bridge",
+			hc.Memory, hc.NanoCPUs, info.Config.StopSignal, hc.NetworkMode)
+	}
+	if len(hc.Binds) != 1 || hc.Binds[0] != d.dir+":/data:ro" {
+		d.t.Errorf("binds %v, want %s:/data:ro", hc.Binds, d.dir)
+	}
+	b := hc.PortBindings["8080/tcp"]
+	if len(b) != 1 || b[0].HostIP != "127.0.0.1" || (b[0].HostPort != strconv.Itoa(d.ports[0]) && b[0].HostPort != strconv.Itoa(d.ports[1])) {
+		d.t.Errorf("port bindings %v, want 8080/tcp on 127.0.0.1 at one of the ports %v", hc.PortBindings, d.ports)
+	}
 }
