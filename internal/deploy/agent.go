@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -287,7 +288,8 @@ func (a *LocalAgent) InFlight(id string) int64 { return a.proxy.InFlight(id) }
 
 // List implements Agent: it asks every runtime already in use, and those
 // of LocalAgentOptions.ListKinds, for the instances that carry cutover's
-// marks.
+// marks. A runtime that cannot list is reported in the error while the
+// instances the others found are still returned.
 func (a *LocalAgent) List(ctx context.Context) ([]runtime.Instance, error) {
 	for _, kind := range a.kinds {
 		if _, err := a.runtime(kind); err != nil {
@@ -301,12 +303,14 @@ func (a *LocalAgent) List(ctx context.Context) ([]runtime.Instance, error) {
 	}
 	a.mu.Unlock()
 	var all []runtime.Instance
+	var errs []error
 	for _, rt := range rts {
 		l, err := rt.List(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list %s instances: %w", rt.Kind(), err)
+			errs = append(errs, fmt.Errorf("list %s instances: %w", rt.Kind(), err))
+			continue
 		}
 		all = append(all, l...)
 	}
-	return all, nil
+	return all, errors.Join(errs...)
 }

@@ -143,7 +143,7 @@ func (s *service) gateAll(ctx context.Context, op *opRun, insts []runtime.Instan
 	if err != nil {
 		return err
 	}
-	deadline := sc.DeployTimeout.D() - time.Since(since)
+	deadline := (sc.DeployTimeout.D() - time.Since(since)).Round(time.Millisecond)
 	if deadline <= 0 {
 		deadline = time.Second
 	}

@@ -228,8 +228,9 @@ func (c *Controller) retireUnknown(ctx context.Context, st store.ServiceState) {
 func (c *Controller) removeOrphans(ctx context.Context) {
 	found, err := c.opts.Agent.List(ctx)
 	if err != nil {
+		// Some runtime could not list (Docker down): sweep what the
+		// others found.
 		c.log.Error("list instances", "err", err)
-		return
 	}
 	known := map[string]bool{}
 	c.mu.Lock()

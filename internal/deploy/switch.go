@@ -287,8 +287,7 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 		return
 	}
 	start := time.Now()
-	// Drain again in case a forced version header still reached it.
-	s.drainAll(ctx, nil, sb.Instances)
+	// The standby was drained when it left the routing table.
 	s.stopInstances(ctx, op, sb.Instances, why)
 	if _, err := s.persist(ctx, func(st *store.ServiceState) {
 		st.Standby = nil

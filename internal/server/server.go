@@ -116,17 +116,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	rts := newRuntimes(log, cfg, onExit)
 	defer rts.close()
-	// Create the runtimes the config uses now, so the restart can find
-	// their orphans and a missing Docker engine is reported at once.
+	kinds := make([]string, 0, len(cfg.ServiceOrder))
 	for _, name := range cfg.ServiceOrder {
-		if _, err := rts.get(cfg.Services[name].Runtime); err != nil {
-			log.Error("runtime unavailable; deploys of this service will fail", "service", name, "err", err)
-		}
+		kinds = append(kinds, cfg.Services[name].Runtime)
 	}
-	agent, err := deploy.NewLocalAgent(deploy.LocalAgentOptions{Proxy: px, Monitor: mon, Runtime: rts.get})
+	agent, err := deploy.NewLocalAgent(deploy.LocalAgentOptions{Proxy: px, Monitor: mon, Runtime: rts.get, Logger: log, ListKinds: kinds})
 	if err != nil {
 		return err
 	}
+	defer agent.Close()
 	ctl, err = deploy.New(deploy.Options{Config: cfg, Store: st, Agent: agent, Metrics: reg, Logger: log})
 	if err != nil {
 		return err
