@@ -2,7 +2,7 @@
 # bench/deploy/run.sh — cutover on one host, end to end: switch latency after
 # the health gate, rollback to the warm standby, memory of `cutover serve`.
 #
-#   bench/deploy/run.sh                       # full run (~5 min on 2 busy cores)
+#   bench/deploy/run.sh                       # full run (~2 min on 2 busy cores)
 #   DEPLOYS=10 ROLLBACKS=10 LOAD=5s bench/deploy/run.sh   # quick run
 #
 # It builds cutover and the benchmark program from this checkout, runs them,
