@@ -5,41 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cutover-dev/cutover/internal/analysis"
 	"github.com/cutover-dev/cutover/internal/config"
-	"github.com/cutover-dev/cutover/internal/metrics"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
-// canaryTick is how often a running canary is judged.
-const canaryTick = time.Second
-
-// canaryReport is how often a canary reports its numbers as an event.
-const canaryReport = 5 * time.Second
-
-// compare judges candidate against baseline over the same window.
-func (s *service) compare(sc *config.Service, baseline, candidate string, since time.Time) Comparison {
-	base := s.c.opts.Metrics.SnapshotSince(s.name, baseline, since)
-	can := s.c.opts.Metrics.SnapshotSince(s.name, candidate, since)
-	res := analysis.Judge(analysis.ConfigFrom(sc.Canary), base, can)
-	cmp := Comparison{Baseline: base, Canary: can, Verdict: res.Verdict.String(), Reason: res.Reason,
-		Summary: map[string]map[string]float64{}}
-	for _, st := range []struct {
-		role string
-		s    *metricsStats
-	}{{"baseline", statsView(base)}, {"canary", statsView(can)}} {
-		cmp.Summary[st.role] = map[string]float64{
-			"requests":   float64(st.s.requests),
-			"error_rate": st.s.errorRate * 100,
-			"p50_ms":     st.s.p50,
-			"p99_ms":     st.s.p99,
-		}
-	}
-	return cmp
-}
-
-// runCanary shifts traffic to the new version in steps, judging it against
-// the live version at each step, and promotes or rolls back.
+// runCanary starts the new version beside the live one, gates it, shifts
+// traffic to it in steps while judging it against the live version, and
+// then promotes it (the live version becomes the standby, as after a
+// switch) or rolls it back: weight 0, canary drained and stopped.
 func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) result {
 	sc := s.config()
 	begin := time.Now()
@@ -71,8 +44,10 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 		return r
 	}
 	s.setPhase(ctx, store.PhaseGating)
-	if !req.Force {
-		op.emit(EventStep, "gate", fmt.Sprintf("waiting for %s to pass its health check", req.Version), nil)
+	if req.Force {
+		op.warn("gate", "health gate skipped: --force")
+	} else {
+		op.emit(EventStep, "gate", fmt.Sprintf("waiting for %s to pass its health check (deadline %s)", req.Version, sc.DeployTimeout.D()), nil)
 		if err := s.gateAll(ctx, op, insts, begin); err != nil {
 			return undo(err)
 		}
@@ -81,14 +56,18 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 	if err := s.runHook(ctx, op, "post_healthy", sc.Hooks.PostHealthy, env); err != nil {
 		return undo(err)
 	}
+	if err := ctx.Err(); err != nil {
+		return undo(err)
+	}
 	steps := canarySteps(sc.Canary.Steps)
 	since := time.Now()
+	// The candidate joins at weight 0; the first step sets its weight.
 	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
 		st.Candidate = &store.Release{Version: req.Version, Instances: insts, Since: since}
 		st.Op.Phase = store.PhaseCanary
 		st.Op.Started = nil
 		st.Op.Step = 0
-		st.Op.Weight = steps[0]
+		st.Op.Weight = 0
 		st.Op.StartedAt = since
 	}); err != nil {
 		return undo(err)
@@ -98,21 +77,22 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 	op.acceptsCanary = true
 	s.mu.Unlock()
 
-	res := s.canarySteps(ctx, op, sc, req.Version, steps, since)
-	if res.outcome == store.OutcomeDeployed {
-		return s.promoteCanary(ctx, op, req, env)
-	}
+	run := &canaryRun{s: s, op: op, sc: sc, version: req.Version, insts: insts, since: since, forced: req.Force}
+	res := run.steps(ctx, steps)
 	s.mu.Lock()
 	op.acceptsCanary = false
 	s.mu.Unlock()
+	if res.outcome == store.OutcomeDeployed {
+		return s.promoteCanary(ctx, op, req, env)
+	}
 	if err := s.undoCanary(context.WithoutCancel(ctx), op, res.reason); err != nil {
 		res.reason += "; removing the canary failed: " + err.Error()
 	}
 	return res
 }
 
-// canarySteps returns the configured steps, ending before 100: reaching
-// the last step that passes means promotion.
+// canarySteps returns the configured steps, ending before 100: passing the
+// last step below 100 means promotion.
 func canarySteps(cfg []float64) []float64 {
 	var out []float64
 	for _, w := range cfg {
@@ -121,109 +101,17 @@ func canarySteps(cfg []float64) []float64 {
 		}
 	}
 	if len(out) == 0 {
-		out = []float64{5, 25, 50}
+		for _, w := range config.DefaultCanarySteps {
+			if w < 100 {
+				out = append(out, w)
+			}
+		}
 	}
 	return out
 }
 
-// canarySteps runs the steps; it returns deployed when the canary earned
-// promotion, or the failure.
-func (s *service) canarySteps(ctx context.Context, op *opRun, sc *config.Service, version string, steps []float64, since time.Time) result {
-	minStep := sc.Canary.StepDuration.D()
-	maxStep := sc.Canary.MaxStepDuration.D()
-	tick := time.NewTicker(canaryTick)
-	defer tick.Stop()
-	paused := false
-	for i := 0; i < len(steps); i++ {
-		w := steps[i]
-		if err := s.setCanaryWeight(ctx, i, w, paused); err != nil {
-			return failed(ctx, err)
-		}
-		op.emit(EventStep, "canary", fmt.Sprintf("step %d/%d: %s%% of traffic to %s", i+1, len(steps), trimFloat(w), version),
-			map[string]any{"step": i + 1, "weight": w})
-		stepStart := time.Now()
-		lastReport := time.Now()
-		var pausedFor time.Duration
-		var pausedAt time.Time
-	step:
-		for {
-			select {
-			case <-ctx.Done():
-				return failed(ctx, ctx.Err())
-			case m := <-op.ctrl:
-				switch m.kind {
-				case ctrlPromote:
-					op.info("canary", "promoted by user at %s%%", trimFloat(w))
-					return result{outcome: store.OutcomeDeployed}
-				case ctrlPause:
-					if !paused {
-						paused, pausedAt = true, time.Now()
-						_ = s.setCanaryWeight(ctx, i, w, true)
-						op.info("canary", "paused at %s%%", trimFloat(w))
-					}
-				case ctrlResume:
-					if paused {
-						paused = false
-						pausedFor += time.Since(pausedAt)
-						_ = s.setCanaryWeight(ctx, i, w, false)
-						op.info("canary", "resumed at %s%%", trimFloat(w))
-					}
-				case ctrlWeight:
-					w = m.weight
-					if !paused {
-						paused, pausedAt = true, time.Now()
-					}
-					if err := s.setCanaryWeight(ctx, i, w, true); err != nil {
-						return failed(ctx, err)
-					}
-					op.info("canary", "weight set to %s%% by user; steps paused (resume to continue)", trimFloat(w))
-				case ctrlUnhealthy:
-					return result{outcome: store.OutcomeRolledBack, reason: m.reason}
-				}
-			case <-tick.C:
-			}
-			cmp := s.compare(sc, s.activeVersion(), version, since)
-			if time.Since(lastReport) >= canaryReport {
-				lastReport = time.Now()
-				op.emit(EventInfo, "analysis", fmt.Sprintf("%s: %s", cmp.Verdict, cmp.Reason), map[string]any{"summary": cmp.Summary})
-			}
-			if cmp.Verdict == "fail" {
-				return result{outcome: store.OutcomeRolledBack, reason: "canary analysis failed: " + cmp.Reason}
-			}
-			if paused {
-				continue
-			}
-			elapsed := time.Since(stepStart) - pausedFor
-			if elapsed < minStep {
-				continue
-			}
-			if cmp.Verdict == "pass" {
-				op.info("analysis", "step %d passed: %s", i+1, cmp.Reason)
-				break step
-			}
-			if maxStep > 0 && elapsed >= maxStep {
-				if sc.Canary.OnInsufficientData == "pause" {
-					paused, pausedAt = true, time.Now()
-					_ = s.setCanaryWeight(ctx, i, w, true)
-					op.warn("analysis", "not enough data after %s at %s%% (%s); paused: `cutover resume`, `promote` or `abort`", maxStep, trimFloat(w), cmp.Reason)
-					continue
-				}
-				return result{outcome: store.OutcomeRolledBack, reason: fmt.Sprintf("not enough data to judge the canary after %s at %s%%: %s", maxStep, trimFloat(w), cmp.Reason)}
-			}
-		}
-	}
-	return result{outcome: store.OutcomeDeployed}
-}
-
-func (s *service) activeVersion() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st.Active == nil {
-		return ""
-	}
-	return s.st.Active.Version
-}
-
+// setCanaryWeight records the canary's step (1-based), weight and pause
+// state, then applies the weight to the routing table.
 func (s *service) setCanaryWeight(ctx context.Context, step int, w float64, paused bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,9 +127,6 @@ func (s *service) setCanaryWeight(ctx context.Context, step int, w float64, paus
 
 // promoteCanary makes the canary the active release and the old one the standby.
 func (s *service) promoteCanary(ctx context.Context, op *opRun, req DeployRequest, env hookEnv) result {
-	s.mu.Lock()
-	op.acceptsCanary = false
-	s.mu.Unlock()
 	sc := s.config()
 	now := time.Now()
 	var old *store.Release
@@ -257,6 +142,7 @@ func (s *service) promoteCanary(ctx context.Context, op *opRun, req DeployReques
 		}
 		st.Op.Phase = store.PhaseStandby
 		st.Op.Weight = 0
+		st.Op.Paused = false
 	})
 	if err != nil {
 		if uerr := s.undoCanary(context.WithoutCancel(ctx), op, err.Error()); uerr != nil {
@@ -265,11 +151,12 @@ func (s *service) promoteCanary(ctx context.Context, op *opRun, req DeployReques
 		return failed(ctx, err)
 	}
 	op.steps["switch"] = took
-	op.emit(EventStep, "switch", fmt.Sprintf("%s promoted to all traffic in %s", req.Version, took), nil)
+	op.emit(EventStep, "switch", fmt.Sprintf("%s promoted to all traffic in %s", req.Version, took), map[string]any{"switch_us": took.Microseconds()})
 	return s.afterSwitch(ctx, op, req, old, env)
 }
 
-// undoCanary sends all traffic back to the active release and removes the canary.
+// undoCanary sends all traffic back to the active release, then drains and
+// stops the canary's instances.
 func (s *service) undoCanary(ctx context.Context, op *opRun, why string) error {
 	var cand *store.Release
 	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
@@ -277,6 +164,7 @@ func (s *service) undoCanary(ctx context.Context, op *opRun, why string) error {
 		st.Candidate = nil
 		if st.Op != nil {
 			st.Op.Weight = 0
+			st.Op.Paused = false
 			st.Op.Phase = store.PhaseUndoing
 		}
 	}); err != nil {
@@ -285,28 +173,12 @@ func (s *service) undoCanary(ctx context.Context, op *opRun, why string) error {
 	if cand == nil {
 		return nil
 	}
-	op.emit(EventStep, "rollback", fmt.Sprintf("canary %s removed from traffic: %s", cand.Version, why), nil)
+	op.emit(EventStep, "rollback", fmt.Sprintf("canary %s removed from traffic: %s", cand.Version, why), map[string]any{"weight": 0})
 	s.drainAll(ctx, op, cand.Instances)
-	s.stopInstances(ctx, op, cand.Instances, "canary rolled back")
+	s.stopInstances(ctx, op, cand.Instances, "canary removed")
 	return nil
 }
 
 func trimFloat(f float64) string {
 	return fmt.Sprintf("%g", f)
-}
-
-// metricsStats is the display view of one version's numbers.
-type metricsStats struct {
-	requests  int64
-	errorRate float64
-	p50, p99  float64
-}
-
-func statsView(st metrics.Stats) *metricsStats {
-	return &metricsStats{
-		requests:  st.Requests,
-		errorRate: st.ErrorRate(),
-		p50:       float64(st.Latency.Quantile(0.5).Microseconds()) / 1000,
-		p99:       float64(st.Latency.Quantile(0.99).Microseconds()) / 1000,
-	}
 }
