@@ -97,6 +97,10 @@ type call struct {
 	bodyDone chan error
 	// broken is set when writing the request failed.
 	broken bool
+	// rc controls the client connection while a request body is written
+	// concurrently.
+	rc   *http.ResponseController
+	body *bodyReader
 }
 
 // end settles the connection after the exchange: it goes back to the idle
@@ -112,10 +116,16 @@ func (cl *call) end(reusable bool) {
 				reusable = false
 			}
 		default:
-			// The upstream answered before taking the whole body.
+			// The upstream answered before taking the whole body. The
+			// writer may be blocked reading the client: unblock it (the
+			// server then closes the client connection, whose body was not
+			// consumed) and close the upstream connection below. It ends on
+			// its own, delivering to the buffered channel.
 			reusable = false
 			cl.c.close()
-			<-cl.bodyDone
+			if !cl.body.sawEOF() {
+				_ = cl.rc.SetReadDeadline(time.Now())
+			}
 		}
 	}
 	if reusable && !cl.broken && !cl.resp.closeAfter && cl.resp.done {
@@ -174,7 +184,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		}
 		dialFailure = false
 		ex.target = t
-		err = p.send(ctx, r, &ob, &cl)
+		err = p.send(ctx, w, r, &ob, &cl)
 		if err != nil && cl.c.reused && !cl.resp.gotBytes && ob.idempotent && ob.body == nil &&
 			!resent && ctx.Err() == nil && !t.cutting.Load() {
 			// A stale keep-alive connection: the request was not processed.
@@ -204,7 +214,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 }
 
 // send writes the request on cl.c and reads the response head.
-func (p *Proxy) send(ctx context.Context, r *http.Request, ob *outbound, cl *call) error {
+func (p *Proxy) send(ctx context.Context, w http.ResponseWriter, r *http.Request, ob *outbound, cl *call) error {
 	c := cl.c
 	cl.stop = context.AfterFunc(ctx, c.abort)
 	ob.writeHead(c.bw, r, c.t.addr)
@@ -213,17 +223,22 @@ func (p *Proxy) send(ctx context.Context, r *http.Request, ob *outbound, cl *cal
 	case ob.body == nil:
 		err = c.bw.Flush()
 	case ob.bodyLen > 0 && ob.bodyLen <= syncBodyMax:
-		err = ob.writeBody(c.bw, false)
+		err = writeBody(c.bw, ob.body, ob.bodyLen, false)
 	default:
 		if err = c.bw.Flush(); err == nil {
-			cl.bodyDone = make(chan error, 1)
+			// The response may start while the body is still being read.
+			cl.rc, cl.body = http.NewResponseController(w), ob.body
+			_ = cl.rc.EnableFullDuplex()
+			done := make(chan error, 1)
+			cl.bodyDone = done
+			body, size := ob.body, ob.bodyLen
 			go func() {
-				err := ob.writeBody(c.bw, true)
+				err := writeBody(c.bw, body, size, true)
 				if err != nil {
 					// Unblock the response read: the exchange is broken.
 					c.close()
 				}
-				cl.bodyDone <- err
+				done <- err
 			}()
 		}
 	}
@@ -399,6 +414,7 @@ const (
 	bodyTouched uint32 = 1 << iota
 	bodyTooLarge
 	bodyReadFailed
+	bodyEOF
 )
 
 // Read reads from the client's body.
@@ -420,7 +436,10 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.flags.Or(bodyTooLarge)
 		return n - int(b.n-b.limit), errBodyTooLarge
 	}
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.flags.Or(bodyEOF)
+	case err != nil:
 		b.flags.Or(bodyReadFailed)
 	}
 	return n, err
@@ -429,3 +448,4 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (b *bodyReader) touched() bool    { return b != nil && b.flags.Load()&bodyTouched != 0 }
 func (b *bodyReader) tooLarge() bool   { return b != nil && b.flags.Load()&bodyTooLarge != 0 }
 func (b *bodyReader) readFailed() bool { return b != nil && b.flags.Load()&bodyReadFailed != 0 }
+func (b *bodyReader) sawEOF() bool     { return b != nil && b.flags.Load()&bodyEOF != 0 }

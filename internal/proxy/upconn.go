@@ -90,25 +90,29 @@ func (t *target) putConn(c *upConn) {
 		return
 	}
 	c.idleAt = time.Now()
-	var expired *upConn
+	var expired []*upConn
 	t.pool.mu.Lock()
 	if len(t.pool.idle) >= maxIdleConnsPerTarget {
 		t.pool.mu.Unlock()
 		c.close()
 		return
 	}
-	// Retire the oldest idle connection once it has been idle too long; the
-	// pool is LIFO, so it is the one at the bottom.
-	if len(t.pool.idle) > 0 && time.Since(t.pool.idle[0].idleAt) > idleConnTimeout {
-		expired = t.pool.idle[0]
-		copy(t.pool.idle, t.pool.idle[1:])
-		t.pool.idle[len(t.pool.idle)-1] = nil
-		t.pool.idle = t.pool.idle[:len(t.pool.idle)-1]
+	// Retire idle connections that waited too long; the pool is LIFO, so
+	// they are at the bottom.
+	k := 0
+	for k < len(t.pool.idle) && c.idleAt.Sub(t.pool.idle[k].idleAt) > idleConnTimeout {
+		k++
+	}
+	if k > 0 {
+		expired = append(expired, t.pool.idle[:k]...)
+		n := copy(t.pool.idle, t.pool.idle[k:])
+		clear(t.pool.idle[n:])
+		t.pool.idle = t.pool.idle[:n]
 	}
 	t.pool.idle = append(t.pool.idle, c)
 	t.pool.mu.Unlock()
-	if expired != nil {
-		expired.close()
+	for _, e := range expired {
+		e.close()
 	}
 }
 

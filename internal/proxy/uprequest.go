@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -168,9 +167,8 @@ func (ob *outbound) writeHead(bw *bufio.Writer, r *http.Request, targetAddr stri
 			bw.WriteString("Content-Length: 0\r\n")
 		}
 	case ob.bodyLen >= 0:
-		var num [20]byte
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(num[:0], ob.bodyLen, 10))
+		writeUint(bw, uint64(ob.bodyLen), 10)
 		bw.WriteString("\r\n")
 	default:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
@@ -189,21 +187,21 @@ func writeHeaderLine(bw *bufio.Writer, k, v string) {
 	bw.WriteString("\r\n")
 }
 
-// writeBody sends the request body, chunk-encoded when its length is
-// unknown. With flush set every piece is flushed at once (streaming).
-func (ob *outbound) writeBody(bw *bufio.Writer, flush bool) error {
+// writeBody sends a request body of size bytes (-1: unknown, sent
+// chunk-encoded). With flush set every piece is flushed at once
+// (streaming).
+func writeBody(bw *bufio.Writer, body *bodyReader, size int64, flush bool) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	chunked := ob.bodyLen < 0
+	chunked := size < 0
 	var written int64
 	for {
-		n, rerr := ob.body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
 			written += int64(n)
 			if chunked {
-				var hex [16]byte
-				bw.Write(strconv.AppendInt(hex[:0], int64(n), 16))
+				writeUint(bw, uint64(n), 16)
 				bw.WriteString("\r\n")
 			}
 			if _, err := bw.Write(buf[:n]); err != nil {
@@ -225,13 +223,31 @@ func (ob *outbound) writeBody(bw *bufio.Writer, flush bool) error {
 			return rerr
 		}
 	}
-	if !chunked && written != ob.bodyLen {
+	if !chunked && written != size {
 		return io.ErrUnexpectedEOF
 	}
 	if chunked {
 		bw.WriteString("0\r\n\r\n")
 	}
 	return bw.Flush()
+}
+
+// writeUint writes n in base 10 or 16 without allocating.
+func writeUint(bw *bufio.Writer, n uint64, base uint64) {
+	const digits = "0123456789abcdef"
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = digits[n%base]
+		n /= base
+		if n == 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		bw.WriteByte(b[i])
+	}
 }
 
 // connectionListed returns the canonical names of the headers listed in

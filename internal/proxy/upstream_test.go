@@ -286,3 +286,28 @@ func TestEarlyResponseBeforeBody(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 }
+
+func TestEarlyResponseWhileClientStillUploading(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no thanks", http.StatusForbidden)
+	}))
+	t.Cleanup(be.Close)
+	_, base := proxyTo(t, addrOf(be))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Announce a large body, send a little of it and stall: the answer
+	// must still come through.
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 8<<20)
+	conn.Write(make([]byte, 100<<10))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 100))
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "no thanks") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+}
