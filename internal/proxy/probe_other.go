@@ -2,8 +2,9 @@
 
 package proxy
 
-import "net"
+// prober is not available on this platform.
+type prober struct{}
 
 // connAlive reports true: without a non-blocking peek the first read on a
 // reused connection detects a closed one.
-func connAlive(net.Conn) bool { return true }
+func (c *upConn) connAlive() bool { return true }

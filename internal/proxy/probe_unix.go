@@ -8,33 +8,49 @@ import (
 	"syscall"
 )
 
-// connAlive reports whether an idle connection is still open: the peer has
-// not closed it and has sent nothing unexpected. It peeks without blocking.
-func connAlive(c net.Conn) bool {
-	if tc, ok := c.(*trackedConn); ok {
-		c = tc.Conn
-	}
+// prober peeks at an idle connection without blocking. It is set up once
+// per connection so that probing does not allocate.
+type prober struct {
+	raw   syscall.RawConn
+	alive bool
+	buf   [1]byte
+	peek  func(fd uintptr) bool
+}
+
+func newProber(c net.Conn) *prober {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return true
+		return nil
 	}
-	rc, err := sc.SyscallConn()
+	raw, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return nil
 	}
-	alive := true
-	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	p := &prober{raw: raw}
+	p.peek = func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case n > 0:
-			alive = false // unsolicited bytes: the exchange framing is off
+			p.alive = false // unsolicited bytes: the exchange framing is off
 		case n == 0 && err == nil:
-			alive = false // orderly shutdown by the peer
+			p.alive = false // orderly shutdown by the peer
 		case err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR):
-			alive = false
+			p.alive = false
 		}
 		return true
-	})
-	return err == nil && alive
+	}
+	return p
+}
+
+// connAlive reports whether an idle connection is still open: the peer has
+// not closed it and has sent nothing unexpected.
+func (c *upConn) connAlive() bool {
+	if c.probe == nil {
+		if c.probe = newProber(c.nc.(*trackedConn).Conn); c.probe == nil {
+			return true
+		}
+	}
+	c.probe.alive = true
+	err := c.probe.raw.Read(c.probe.peek)
+	return err == nil && c.probe.alive
 }

@@ -21,6 +21,9 @@ type upConn struct {
 	// for each request does not allocate.
 	abort func()
 
+	// probe checks an idle connection before reuse (created on first use).
+	probe *prober
+
 	// Scratch space for parsing one response head, reused across requests.
 	fields []headerField
 	vals   []byte
@@ -67,7 +70,7 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 			t.pool.idle[n-1] = nil
 			t.pool.idle = t.pool.idle[:n-1]
 			t.pool.mu.Unlock()
-			if time.Since(c.idleAt) > idleConnTimeout || c.br.Buffered() > 0 || !connAlive(c.nc) {
+			if time.Since(c.idleAt) > idleConnTimeout || c.br.Buffered() > 0 || !c.connAlive() {
 				c.close()
 				continue
 			}
