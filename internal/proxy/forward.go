@@ -21,6 +21,10 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// lingerTimeout bounds how long the rest of a request body is read and
+// discarded after the upstream answered without taking all of it.
+const lingerTimeout = 5 * time.Second
+
 // errBodyTooLarge ends a request body longer than the service allows.
 var errBodyTooLarge = errors.New("request body too large")
 
@@ -116,16 +120,17 @@ func (cl *call) end(reusable bool) {
 				reusable = false
 			}
 		default:
-			// The upstream answered before taking the whole body. The
-			// writer may be blocked reading the client: unblock it (the
-			// server then closes the client connection, whose body was not
-			// consumed) and close the upstream connection below. It ends on
-			// its own, delivering to the buffered channel.
+			// The upstream answered before taking the whole body. Closing
+			// the upstream connection makes the writer discard the rest of
+			// the client's body, for at most lingerTimeout, so the client
+			// (still sending) is not reset before it reads the answer,
+			// which is flushed first.
 			reusable = false
 			cl.c.close()
-			if !cl.body.sawEOF() {
-				_ = cl.rc.SetReadDeadline(time.Now())
-			}
+			_ = cl.rc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			_ = cl.rc.Flush()
+			<-cl.bodyDone
+			_ = cl.rc.SetReadDeadline(time.Time{})
 		}
 	}
 	if reusable && !cl.broken && !cl.resp.closeAfter && cl.resp.done {
@@ -200,10 +205,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	}
 	defer ex.releaseTarget()
 	if ex.target == nil || err != nil {
+		p.failed(w, r, ex, &ob, err, dialFailure)
 		if cl.c != nil {
 			cl.end(false)
 		}
-		p.failed(w, r, ex, &ob, err, dialFailure)
 		return
 	}
 	if cl.resp.status == http.StatusSwitchingProtocols {
@@ -234,6 +239,11 @@ func (p *Proxy) send(ctx context.Context, w http.ResponseWriter, r *http.Request
 			body, size := ob.body, ob.bodyLen
 			go func() {
 				err := writeBody(c.bw, body, size, true)
+				if err != nil && !body.tooLarge() && !body.readFailed() && !body.sawEOF() {
+					// The upstream stopped taking the body: keep reading the
+					// client's so it can read the answer.
+					drainBody(body)
+				}
 				if err != nil {
 					// Unblock the response read: the exchange is broken.
 					c.close()
@@ -399,6 +409,13 @@ func copyBody(w io.Writer, cl *call, flusher http.Flusher) (n int64, rerr, werr 
 			return n, err, nil
 		}
 	}
+}
+
+// drainBody reads and discards the rest of a request body.
+func drainBody(body *bodyReader) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	_, _ = io.CopyBuffer(io.Discard, struct{ io.Reader }{body}, *bp)
 }
 
 // bodyReader forwards a request body, enforces the service's size limit and
