@@ -50,6 +50,9 @@ var emptyTable = &table{exact: map[string]routeList{}, services: map[string]*ser
 // path prefix wins; within a host pattern the longest prefix wins.
 func (t *table) lookup(host, path string) *service {
 	host = lowerHost(hostOnly(host))
+	if n := len(host); n > 1 && host[n-1] == '.' {
+		host = host[:n-1] // fully qualified form
+	}
 	if rl, ok := t.exact[host]; ok {
 		if s := rl.match(path); s != nil {
 			return s

@@ -35,6 +35,7 @@ func TestRoutingTable(t *testing.T) {
 	}{
 		{"example.com", "/", "exact"},
 		{"EXAMPLE.COM:443", "/x", "exact"},
+		{"example.com.", "/", "exact"},
 		{"example.com", "/admin", "exact-admin"},
 		{"example.com", "/admin/users", "exact-admin"},
 		{"example.com", "/administrator", "exact"},
