@@ -206,6 +206,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			if err := httpSrv.Shutdown(sctx); err != nil {
 				log.Warn("shutdown", "err", err)
 			}
+			px.CloseIdleConnections()
 			return nil
 		}
 	}
