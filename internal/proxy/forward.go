@@ -15,9 +15,14 @@ import (
 // before a response was written.
 const statusClientClosed = 499
 
-// bufPool holds 32 KiB copy buffers.
+// copyBufferSize is the size of the pooled buffers that bodies and upgraded
+// streams are copied through; reads this large bypass an upstream
+// connection's read buffer.
+const copyBufferSize = 16 << 10
+
+// bufPool holds copyBufferSize copy buffers.
 var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, 32<<10)
+	b := make([]byte, copyBufferSize)
 	return &b
 }}
 

@@ -12,12 +12,16 @@ import (
 
 // Upstream connection tuning. Idle pools are large because small pools
 // make the proxy open thousands of upstream connections per second under
-// load.
+// load. The buffers are small because every pooled connection holds both:
+// a response head line longer than the read buffer is gathered separately
+// (up to maxHeadLine), request heads and bodies pass through the write
+// buffer in pieces, and large bodies bypass the read buffer.
 const (
-	maxIdleConnsPerTarget = 1024
-	idleConnTimeout       = 60 * time.Second
-	dialTimeout           = 5 * time.Second
-	upstreamBufferSize    = 16 << 10
+	maxIdleConnsPerTarget   = 1024
+	idleConnTimeout         = 60 * time.Second
+	dialTimeout             = 5 * time.Second
+	upstreamReadBufferSize  = 4 << 10
+	upstreamWriteBufferSize = 4 << 10
 )
 
 // errTargetCut is the dial error of a target whose connections were cut at

@@ -27,6 +27,8 @@ type upConn struct {
 	// Scratch space for parsing one response head, reused across requests.
 	fields []headerField
 	vals   []byte
+	// long gathers a head line longer than the read buffer.
+	long []byte
 }
 
 // headerField locates one parsed header value in upConn.vals.
@@ -38,8 +40,8 @@ type headerField struct {
 func newUpConn(t *target, nc net.Conn) *upConn {
 	c := &upConn{
 		nc: nc,
-		br: bufio.NewReaderSize(nc, upstreamBufferSize),
-		bw: bufio.NewWriterSize(nc, upstreamBufferSize),
+		br: bufio.NewReaderSize(nc, upstreamReadBufferSize),
+		bw: bufio.NewWriterSize(nc, upstreamWriteBufferSize),
 		t:  t,
 	}
 	c.abort = func() { c.nc.Close() }

@@ -42,12 +42,28 @@ type upResponse struct {
 
 type headerPair struct{ k, v string }
 
+// maxHeadLine bounds one line of an upstream response head, chunk header or
+// trailer section; longer lines are errResponseHead.
+const maxHeadLine = 64 << 10
+
 // readLine returns the next line of the response head without its line
-// ending. The slice is valid until the next read.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
+// ending. A line longer than the read buffer is gathered in c.long, up to
+// maxHeadLine. The slice is valid until the next read.
+func (c *upConn) readLine() ([]byte, error) {
+	line, err := c.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, errResponseHead
+		c.long = append(c.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			if len(c.long) > maxHeadLine {
+				return nil, errResponseHead
+			}
+			line, err = c.br.ReadSlice('\n')
+			c.long = append(c.long, line...)
+		}
+		line = c.long
+		if len(line) > maxHeadLine {
+			return nil, errResponseHead
+		}
 	}
 	if err != nil {
 		if err == io.EOF && len(line) > 0 {
@@ -101,7 +117,7 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 	if c.br.Buffered() > 0 {
 		resp.gotBytes = true
 	}
-	line, err := readLine(c.br)
+	line, err := c.readLine()
 	if len(line) > 0 || err == nil {
 		resp.gotBytes = true
 	}
@@ -127,7 +143,7 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 	resp.status = status
 	keepAlive10 := false
 	for {
-		line, err := readLine(c.br)
+		line, err := c.readLine()
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -264,7 +280,7 @@ func (c *upConn) readBody(resp *upResponse, p []byte) (int, error) {
 func (c *upConn) readChunked(resp *upResponse, p []byte) (int, error) {
 	if resp.remaining == 0 {
 		if resp.chunkCRLF {
-			line, err := readLine(c.br)
+			line, err := c.readLine()
 			if err != nil {
 				return 0, chunkErr(err)
 			}
@@ -273,7 +289,7 @@ func (c *upConn) readChunked(resp *upResponse, p []byte) (int, error) {
 			}
 			resp.chunkCRLF = false
 		}
-		line, err := readLine(c.br)
+		line, err := c.readLine()
 		if err != nil {
 			return 0, chunkErr(err)
 		}
@@ -315,7 +331,7 @@ func chunkErr(err error) error {
 // readTrailers reads the trailer section after the last chunk.
 func (c *upConn) readTrailers(resp *upResponse) error {
 	for n := 0; ; n++ {
-		line, err := readLine(c.br)
+		line, err := c.readLine()
 		if err != nil {
 			return err
 		}
