@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -13,10 +14,16 @@ import (
 // errNoProgress reports a rolling update that can neither add nor remove.
 var errNoProgress = errors.New("rolling update cannot progress: max_surge and max_unavailable are both 0")
 
+// errTurnedUnhealthy reports a new instance that failed its continuous
+// health check after it joined.
+var errTurnedUnhealthy = errors.New("turned unhealthy after joining")
+
 // runRolling replaces the active instances in batches: new instances join
 // only after their health gate, old ones leave only while serving capacity
 // stays at or above replicas − max_unavailable. Replaced old instances stay
 // warm (not routed) while ports allow, so a failure restores them first.
+// A failure before any new instance served leaves traffic as it was
+// (failed); after, the old version is restored (rolled back).
 func (s *service) runRolling(ctx context.Context, op *opRun, req DeployRequest) result {
 	sc := s.config()
 	if s.state().Active == nil {
@@ -33,28 +40,46 @@ func (s *service) runRolling(ctx context.Context, op *opRun, req DeployRequest) 
 	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
 		return failed(ctx, err)
 	}
+	old := s.state().Active.Instances
 	if _, err := s.persist(ctx, func(st *store.ServiceState) {
 		st.Candidate = &store.Release{Version: req.Version, Since: time.Now()}
 	}); err != nil {
 		return failed(ctx, err)
 	}
-	err := s.rollTo(ctx, op, req.Version, req.Targets)
-	if err != nil {
-		res := failed(ctx, err)
-		var ge *gateError
-		if errors.As(err, &ge) {
-			res.output = s.c.opts.Agent.LogTail(context.WithoutCancel(ctx), ge.inst, tailLines)
-		}
-		op.warn("rolling", "%v; restoring %s", err, op.from)
-		if rerr := s.rollBack(context.WithoutCancel(ctx), op, op.from); rerr != nil {
-			res.reason += "; restoring " + op.from + " failed: " + rerr.Error()
-			return res
-		}
-		if res.outcome == store.OutcomeFailed {
-			res.outcome = store.OutcomeRolledBack
-		}
+	op.emit(EventStep, "rolling", fmt.Sprintf("replacing %d instance(s) of %s with %s: max_surge %d, max_unavailable %d",
+		replicas(sc), op.from, req.Version, sc.Rolling.MaxSurge, sc.Rolling.MaxUnavailable),
+		map[string]any{"replicas": replicas(sc), "max_surge": sc.Rolling.MaxSurge, "max_unavailable": sc.Rolling.MaxUnavailable})
+	if err := s.rollTo(ctx, op, req.Version, s.versionTargets(sc, req.Version, req.Targets)); err != nil {
+		return s.rollingFailed(ctx, op, err, old)
+	}
+	return s.finishRolling(ctx, op, req)
+}
+
+// rollingFailed restores the old version after err and builds the result.
+func (s *service) rollingFailed(ctx context.Context, op *opRun, err error, old []runtime.Instance) result {
+	res := failed(ctx, err)
+	var ge *gateError
+	if errors.As(err, &ge) {
+		res.output = s.c.opts.Agent.LogTail(context.WithoutCancel(ctx), ge.inst, tailLines)
+	}
+	served := releaseLen(s.state().Candidate) > 0
+	op.warn("rolling", "%v; restoring %s", err, op.from)
+	if rerr := s.rollBack(context.WithoutCancel(ctx), op, op.from, old); rerr != nil {
+		res.reason += "; restoring " + op.from + " failed: " + rerr.Error()
 		return res
 	}
+	if served && res.outcome == store.OutcomeFailed {
+		res.outcome = store.OutcomeRolledBack
+	}
+	return res
+}
+
+// finishRolling makes the candidate the active release. The replaced
+// instances become the standby when every one of them was kept warm;
+// a partial standby could not carry the traffic, so it is stopped.
+func (s *service) finishRolling(ctx context.Context, op *opRun, req DeployRequest) result {
+	sc := s.config()
+	n := replicas(sc)
 	now := time.Now()
 	var warm *store.Release
 	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
@@ -71,25 +96,58 @@ func (s *service) runRolling(ctx context.Context, op *opRun, req DeployRequest) 
 	}); err != nil {
 		return failed(ctx, err)
 	}
-	op.emit(EventStep, "switch", fmt.Sprintf("all %d instances run %s", replicas(sc), req.Version), nil)
+	op.emit(EventStep, "switch", fmt.Sprintf("all %d instances run %s", n, req.Version), nil)
 	env := hookEnv{version: req.Version, previous: op.from}
 	if err := s.runHook(context.WithoutCancel(ctx), op, "post_switch", sc.Hooks.PostSwitch, env); err != nil {
 		op.warn("hook", "%v", err)
 	}
-	if warm == nil {
+	switch {
+	case warm == nil:
 		return result{outcome: store.OutcomeDeployed}
-	}
-	if sc.StandbyDuration() <= 0 {
+	case sc.StandbyDuration() <= 0:
 		s.retireStandby(ctx, op, "no standby window configured")
+		return result{outcome: store.OutcomeDeployed}
+	case len(warm.Instances) < n:
+		s.retireStandby(ctx, op, fmt.Sprintf("only %d of %d old instances could be kept warm (add ports to the pool to keep all)", len(warm.Instances), n))
 		return result{outcome: store.OutcomeDeployed}
 	}
 	s.armStandby()
-	op.info("standby", "%d instance(s) of %s stay warm until %s", len(warm.Instances), warm.Version, time.Now().Add(sc.StandbyDuration()).Format(time.TimeOnly))
+	op.info("standby", "%d instance(s) of %s stay warm until %s; `cutover rollback %s` switches back at once",
+		len(warm.Instances), warm.Version, time.Now().Add(sc.StandbyDuration()).Format(time.TimeOnly), s.name)
 	return result{outcome: store.OutcomeDeployed}
 }
 
+// versionTargets returns the static addresses of version's replicas
+// (given with the deploy, else from the config), or nil.
+func (s *service) versionTargets(sc *config.Service, version string, given []string) []string {
+	if len(given) > 0 {
+		return given
+	}
+	if sc.Runtime == config.RuntimeStatic && sc.Static != nil {
+		return sc.Static.Targets[version]
+	}
+	return nil
+}
+
+// batchTargets returns the targets of replicas from..from+n-1, or nil when
+// the version has none (the runtime then derives addresses itself).
+func batchTargets(targets []string, from, n int) []string {
+	if len(targets) == 0 {
+		return nil
+	}
+	if from+n > len(targets) {
+		return targets[min(from, len(targets)):]
+	}
+	return targets[from : from+n]
+}
+
 // rollTo moves instances from the active release to the candidate release
-// (version) until the candidate holds every replica.
+// (version) until the candidate holds every replica. Each round first
+// retires as many old instances as max_unavailable allows, then starts as
+// many new ones as max_surge allows, so a round replaces up to
+// max_surge + max_unavailable instances. The routed instances never number
+// fewer than replicas − max_unavailable, nor the running ones more than
+// replicas + max_surge (warm old instances aside).
 func (s *service) rollTo(ctx context.Context, op *opRun, version string, targets []string) error {
 	sc := s.config()
 	n, surge, unavail := replicas(sc), sc.Rolling.MaxSurge, sc.Rolling.MaxUnavailable
@@ -99,33 +157,31 @@ func (s *service) rollTo(ctx context.Context, op *opRun, version string, targets
 			return err
 		}
 		st := s.state()
+		if id := s.unhealthyOf(st.Candidate); id != "" {
+			return fmt.Errorf("%s %w", id, errTurnedUnhealthy)
+		}
 		oldN, newN := releaseLen(st.Active), releaseLen(st.Candidate)
 		if newN >= n {
 			if oldN > 0 {
-				return s.retireOld(ctx, op, st.Active.Instances, n)
+				return s.retireOld(ctx, op, st.Active.Instances, 0)
 			}
 			return nil
 		}
 		total := oldN + newN
-		room := n + surge - total
-		if room <= 0 {
-			k := min(oldN, total-(n-unavail), n-newN)
-			if k <= 0 {
-				return errNoProgress
-			}
-			if err := s.retireOld(ctx, op, st.Active.Instances[:k], n-newN-k); err != nil {
+		if k := min(oldN, total-(n-unavail)); k > 0 {
+			if err := s.retireOld(ctx, op, st.Active.Instances[:k], n-newN); err != nil {
 				return err
 			}
 			continue
 		}
-		batch := min(room, n-newN)
-		op.emit(EventStep, "start", fmt.Sprintf("starting %d instance(s) of %s (%d/%d replaced)", batch, version, newN, n), nil)
-		insts, err := s.startInstances(ctx, op, version, batch, targets)
-		if err != nil {
-			return err
+		batch := min(n+surge-total, n-newN)
+		if batch <= 0 {
+			return errNoProgress
 		}
-		if err := s.gateAll(ctx, op, insts, time.Now()); err != nil {
-			s.stopInstances(ctx, op, insts, "not healthy")
+		op.emit(EventStep, "start", fmt.Sprintf("starting %d instance(s) of %s (%d/%d replaced)", batch, version, newN, n),
+			map[string]any{"replaced": newN, "replicas": n, "batch": batch})
+		insts, err := s.startGated(ctx, op, version, batch, batchTargets(targets, newN, batch))
+		if err != nil {
 			return err
 		}
 		if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
@@ -140,12 +196,35 @@ func (s *service) rollTo(ctx context.Context, op *opRun, version string, targets
 		}
 		s.watchRelease(&store.Release{Instances: insts}, true)
 		op.info("rolling", "%d/%d instances run %s (%s)", newN+batch, n, version, time.Since(begin).Round(time.Millisecond))
-		if extra := oldN + newN + batch - n; extra > 0 {
-			if err := s.retireOld(ctx, op, s.state().Active.Instances[:min(extra, oldN)], n-newN-batch); err != nil {
-				return err
-			}
+	}
+}
+
+// startGated starts n instances of version and waits for their health
+// gate; on failure they are stopped.
+func (s *service) startGated(ctx context.Context, op *opRun, version string, n int, targets []string) ([]runtime.Instance, error) {
+	insts, err := s.startInstances(ctx, op, version, n, targets)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.gateAll(ctx, op, insts, time.Now()); err != nil {
+		s.stopInstances(ctx, op, insts, "not healthy")
+		return nil, err
+	}
+	return insts, nil
+}
+
+// unhealthyOf returns an instance of r its continuous health check reports
+// unhealthy, or "".
+func (s *service) unhealthyOf(r *store.Release) string {
+	if r == nil {
+		return ""
+	}
+	for _, in := range r.Instances {
+		if !s.c.opts.Agent.Healthy(in.ID) {
+			return in.ID
 		}
 	}
+	return ""
 }
 
 func releaseLen(r *store.Release) int {
@@ -173,19 +252,20 @@ func (s *service) retireOld(ctx context.Context, op *opRun, insts []runtime.Inst
 	for _, in := range insts {
 		ids[in.ID] = true
 	}
-	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
+	next, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
 		st.Active.Instances = filterOut(st.Active.Instances, ids)
 		if st.Op != nil {
 			st.Op.Weight = rollingWeight(st)
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	op.info("rolling", "%d instance(s) of %s out of traffic, %d routed", len(insts), insts[0].Version,
+		releaseLen(next.Active)+releaseLen(next.Candidate))
 	s.drainAll(ctx, op, insts)
-	st := s.state()
-	free := len(sc.PortPool()) - len(portsInUse(st))
-	keep := max(0, min(len(insts), free-stillToStart))
-	if sc.Runtime == "static" || sc.StandbyDuration() <= 0 {
+	keep := max(0, min(len(insts), freePorts(sc, s.state())-stillToStart))
+	if sc.Runtime == config.RuntimeStatic || sc.StandbyDuration() <= 0 {
 		keep = 0
 	}
 	warm, stop := insts[:keep], insts[keep:]
@@ -207,6 +287,16 @@ func (s *service) retireOld(ctx context.Context, op *opRun, insts []runtime.Inst
 	return nil
 }
 
+// freePorts returns how many ports of the pool no instance of the state
+// holds; a service without a pool is not limited by ports.
+func freePorts(sc *config.Service, st store.ServiceState) int {
+	pool := sc.PortPool()
+	if len(pool) == 0 {
+		return 1 << 20
+	}
+	return len(pool) - len(portsInUse(st))
+}
+
 func filterOut(l []runtime.Instance, ids map[string]bool) []runtime.Instance {
 	out := l[:0:0]
 	for _, in := range l {
@@ -215,65 +305,4 @@ func filterOut(l []runtime.Instance, ids map[string]bool) []runtime.Instance {
 		}
 	}
 	return out
-}
-
-// rollBack restores version after a failed rolling update: warm old
-// instances rejoin first, missing ones are started and gated, then the new
-// instances are drained and stopped.
-func (s *service) rollBack(ctx context.Context, op *opRun, version string) error {
-	sc := s.config()
-	n := replicas(sc)
-	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
-		if st.Standby != nil {
-			if st.Active == nil {
-				st.Active = &store.Release{Version: version, Since: time.Now()}
-			}
-			st.Active.Instances = append(st.Active.Instances, st.Standby.Instances...)
-			st.Standby = nil
-			st.StandbyUntil = time.Time{}
-		}
-		if st.Op != nil {
-			st.Op.Phase = store.PhaseUndoing
-			st.Op.Weight = rollingWeight(st)
-		}
-	}); err != nil {
-		return err
-	}
-	for releaseLen(s.state().Active) < n {
-		missing := n - releaseLen(s.state().Active)
-		insts, err := s.startInstances(ctx, op, version, missing, nil)
-		if err != nil {
-			return err
-		}
-		if err := s.gateAll(ctx, op, insts, time.Now()); err != nil {
-			s.stopInstances(ctx, op, insts, "not healthy")
-			return err
-		}
-		if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
-			st.Active.Instances = append(st.Active.Instances, insts...)
-			if st.Op != nil {
-				st.Op.Started = nil
-				st.Op.Weight = rollingWeight(st)
-			}
-		}); err != nil {
-			return err
-		}
-		s.watchRelease(&store.Release{Instances: insts}, true)
-	}
-	var cand *store.Release
-	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
-		cand = cloneRelease(st.Candidate)
-		st.Candidate = nil
-		if st.Op != nil {
-			st.Op.Weight = 0
-		}
-	}); err != nil {
-		return err
-	}
-	if cand != nil {
-		s.drainAll(ctx, op, cand.Instances)
-		s.stopInstances(ctx, op, cand.Instances, "rolled back")
-	}
-	op.emit(EventStep, "rollback", fmt.Sprintf("all %d instances run %s again", n, version), nil)
-	return nil
 }
