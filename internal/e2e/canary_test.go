@@ -438,7 +438,8 @@ func TestCanaryLowTraffic(t *testing.T) {
 			t.Errorf("paused canary: verdict %s, weight %v, step %d; want wait at 10%%, step 1", st.Canary.Verdict, st.Weight, st.Op.Step)
 		}
 		text := e.mustCLI("status", "shop").stdout
-		for _, want := range []string{"v2 @ 10% (paused)", "shop canary v2 vs v1: wait", "waiting for data"} {
+		for _, want := range []string{"v2 @ 10% (paused)", "deploy v2: canary step 1, paused", "shop canary v2 vs v1: wait",
+			"waiting for data", "VERSION  REQUESTS  ERROR RATE"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("status lacks %q:\n%s", want, text)
 			}
