@@ -30,6 +30,10 @@ func (s *service) runRolling(ctx context.Context, op *opRun, req DeployRequest) 
 		op.info("rolling", "no live version yet: starting all %d instances at once", replicas(sc))
 		return s.runSwitch(ctx, op, req)
 	}
+	if req.Version == op.from {
+		return result{outcome: store.OutcomeFailed, reason: fmt.Sprintf(
+			"%s is already live: a rolling update needs a new version label (or deploy with --strategy switch to restart it)", req.Version)}
+	}
 	if err := s.recordOp(ctx, op, store.PhaseRollingOut); err != nil {
 		return failed(ctx, err)
 	}

@@ -323,3 +323,20 @@ func TestRollingFailureRestoresOld(t *testing.T) {
 		})
 	}
 }
+
+// TestRollingSameVersionRefused: rolling to the live version changes
+// nothing and says how to restart it.
+func TestRollingSameVersionRefused(t *testing.T) {
+	agent := newRollAgent(2, func(string, int) bool { return true })
+	c := newRollController(t, agent, 2, 1, 0, 3)
+	if ev := deployAndWait(t, c, "v1"); ev.Outcome != store.OutcomeDeployed {
+		t.Fatalf("v1: %s: %s", ev.Outcome, ev.Error)
+	}
+	ev := deployAndWait(t, c, "v1")
+	if ev.Outcome != store.OutcomeFailed || !strings.Contains(ev.Error, "--strategy switch") {
+		t.Errorf("rolling to the live version ended %s (%s), want failed naming the fix", ev.Outcome, ev.Error)
+	}
+	if running := agent.runningOf(); running["v1"] != 2 {
+		t.Errorf("running %v, want the 2 instances of v1 untouched", running)
+	}
+}
