@@ -15,50 +15,14 @@ import (
 // switch) or rolls it back: weight 0, canary drained and stopped.
 func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) result {
 	sc := s.config()
-	begin := time.Now()
 	if s.c.opts.Metrics == nil {
 		return result{outcome: store.OutcomeFailed, reason: "canary analysis needs the proxy's metrics"}
 	}
-	if err := s.recordOp(ctx, op, store.PhaseStarting); err != nil {
-		return failed(ctx, err)
+	p, failure := s.prepare(ctx, op, req, "canary")
+	if failure != nil {
+		return *failure
 	}
-	if st := s.state(); st.Standby != nil {
-		op.info("standby", "ending the standby of %s: a new deploy replaces it", st.Standby.Version)
-		s.retireStandby(ctx, op, "replaced by a new deploy")
-	}
-	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
-		return failed(ctx, err)
-	}
-	op.emit(EventStep, "start", fmt.Sprintf("starting %d canary instance(s) of %s", replicas(sc), req.Version), nil)
-	startAt := time.Now()
-	insts, err := s.startInstances(ctx, op, req.Version, replicas(sc), req.Targets)
-	op.timed("start", startAt)
-	if err != nil {
-		return failed(ctx, err)
-	}
-	undo := func(err error) result {
-		r := failed(ctx, err)
-		r.output = s.failureOutput(ctx, err, insts)
-		s.setPhase(ctx, store.PhaseUndoing)
-		s.stopInstances(ctx, op, insts, "canary did not start")
-		return r
-	}
-	s.setPhase(ctx, store.PhaseGating)
-	if req.Force {
-		op.warn("gate", "health gate skipped: --force")
-	} else {
-		op.emit(EventStep, "gate", fmt.Sprintf("waiting for %s to pass its health check (deadline %s)", req.Version, sc.DeployTimeout.D()), nil)
-		if err := s.gateAll(ctx, op, insts, begin); err != nil {
-			return undo(err)
-		}
-	}
-	env := hookEnv{version: req.Version, previous: op.from, port: insts[0].Port}
-	if err := s.runHook(ctx, op, "post_healthy", sc.Hooks.PostHealthy, env); err != nil {
-		return undo(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return undo(err)
-	}
+	insts, env, undo := p.insts, p.env, p.undo
 	steps := canarySteps(sc.Canary.Steps)
 	since := time.Now()
 	// The candidate joins at weight 0; the first step sets its weight.

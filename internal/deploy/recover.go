@@ -66,8 +66,34 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	for _, s := range svcs {
 		s.replaceDeadActive()
+		s.restoreRolling()
 	}
 	return nil
+}
+
+// restoreRolling finishes undoing a rolling update a restart interrupted:
+// warm old instances rejoin, missing ones are started, new ones leave.
+func (s *service) restoreRolling() {
+	version := s.restore
+	s.restore = ""
+	if version == "" {
+		return
+	}
+	op, ctx, err := s.begin("rollback", version)
+	if err != nil {
+		s.c.log.Error("restore after an interrupted rolling update", "service", s.name, "err", err)
+		return
+	}
+	op.emit(EventStep, "accepted", fmt.Sprintf("restoring %s after a rolling update interrupted by a restart", version), nil)
+	s.run(op, ctx, "rolling", func(ctx context.Context, op *opRun) result {
+		if err := s.recordOp(ctx, op, store.PhaseUndoing); err != nil {
+			return failed(ctx, err)
+		}
+		if err := s.rollBack(ctx, op, version, nil); err != nil {
+			return failed(ctx, err)
+		}
+		return result{outcome: store.OutcomeDeployed, reason: "restored after an interrupted rolling update"}
+	})
 }
 
 // recover converges one service to its recorded state.
@@ -112,14 +138,13 @@ func (s *service) recoverOp(ctx context.Context, st store.ServiceState) {
 	case store.PhaseStandby, store.PhaseRetiring:
 		rec.Outcome, rec.Reason = store.OutcomeDeployed, "completed after a restart of cutover (the switch had been recorded)"
 	case store.PhaseRollingOut:
-		// Keep every instance that is routed; the rollout is not resumed.
-		// Merge the candidate into the active release only when it is the
-		// complete new version, else send it away.
-		if st.Candidate != nil && st.Active != nil && len(st.Active.Instances) > 0 {
-			s.stopInstances(ctx, nil, st.Candidate.Instances, "rolling update interrupted by a restart")
-			_, _ = s.persist(ctx, func(x *store.ServiceState) { x.Candidate = nil })
+		// Every instance stays as recorded (the candidate's at weight 0);
+		// once the routing is published, restoreRolling brings the old
+		// version back to full strength under the rollout's bounds.
+		if st.Candidate != nil || st.Standby != nil {
+			s.restore = op.From
 		}
-		rec.Outcome, rec.Reason = store.OutcomeFailed, "interrupted by a restart of cutover; the instances of "+op.From+" kept serving"
+		rec.Outcome, rec.Reason = store.OutcomeRolledBack, "rolling update interrupted by a restart of cutover; "+op.From+" is restored"
 	default:
 		// Nothing was switched: remove what the operation started, and a
 		// canary's instances, and keep the active release.

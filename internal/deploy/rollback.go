@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
@@ -39,7 +40,13 @@ func (s *service) startRollback(req RollbackRequest, why string) (string, error)
 				op.warn("rollback", "standby unusable (%v); deploying %s again instead", err, target)
 			}
 		}
-		return s.runSwitch(ctx, op, DeployRequest{Service: s.name, Version: target})
+		req := DeployRequest{Service: s.name, Version: target}
+		if s.config().Strategy == config.StrategyRolling {
+			// A rolling service's port pool is sized for its surge, not
+			// for a second full set of instances.
+			return s.runRolling(ctx, op, req)
+		}
+		return s.runSwitch(ctx, op, req)
 	})
 	return op.id, nil
 }

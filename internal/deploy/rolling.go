@@ -34,14 +34,7 @@ func (s *service) runRolling(ctx context.Context, op *opRun, req DeployRequest) 
 		return result{outcome: store.OutcomeFailed, reason: fmt.Sprintf(
 			"%s is already live: a rolling update needs a new version label (or deploy with --strategy switch to restart it)", req.Version)}
 	}
-	if err := s.recordOp(ctx, op, store.PhaseRollingOut); err != nil {
-		return failed(ctx, err)
-	}
-	if st := s.state(); st.Standby != nil {
-		op.info("standby", "ending the standby of %s: a new deploy replaces it", st.Standby.Version)
-		s.retireStandby(ctx, op, "replaced by a new deploy")
-	}
-	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
+	if err := s.beginDeploy(ctx, op, req, store.PhaseRollingOut); err != nil {
 		return failed(ctx, err)
 	}
 	old := s.state().Active.Instances

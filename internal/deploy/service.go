@@ -25,6 +25,9 @@ type service struct {
 	st           store.ServiceState
 	op           *opRun
 	standbyTimer *time.Timer
+	// restore names the version to bring back after a rolling update
+	// that a restart interrupted (set and read only during Start).
+	restore string
 }
 
 func newService(c *Controller, sc *config.Service) *service {
@@ -209,7 +212,7 @@ func (s *service) status() ServiceStatus {
 	if st.Op != nil {
 		out.Weight = st.Op.Weight
 	}
-	if st.Candidate != nil && st.Active != nil && s.c.opts.Metrics != nil && st.Op != nil {
+	if st.Candidate != nil && st.Active != nil && s.c.opts.Metrics != nil && st.Op != nil && st.Op.Phase == store.PhaseCanary {
 		cmp := s.compare(sc, st.Active.Version, st.Candidate.Version, st.Op.StartedAt)
 		out.Canary = &cmp
 	}

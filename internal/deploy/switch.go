@@ -65,53 +65,15 @@ func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceSta
 // runSwitch is the blue/green deploy: start the new version beside the old
 // one, gate it, switch at once, drain the old one, keep it warm on standby.
 func (s *service) runSwitch(ctx context.Context, op *opRun, req DeployRequest) result {
-	sc := s.config()
-	begin := time.Now()
-	if err := s.recordOp(ctx, op, store.PhaseStarting); err != nil {
-		return failed(ctx, err)
+	p, res := s.prepare(ctx, op, req, "")
+	if res != nil {
+		return *res
 	}
-	if st := s.state(); st.Standby != nil {
-		op.info("standby", "ending the standby of %s: a new deploy replaces it", st.Standby.Version)
-		s.retireStandby(ctx, op, "replaced by a new deploy")
-	}
-	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
-		return failed(ctx, err)
-	}
-	op.emit(EventStep, "start", fmt.Sprintf("starting %d instance(s) of %s", replicas(sc), req.Version), nil)
-	startAt := time.Now()
-	insts, err := s.startInstances(ctx, op, req.Version, replicas(sc), req.Targets)
-	op.timed("start", startAt)
+	old, err := s.switchTo(ctx, op, req.Version, p.insts)
 	if err != nil {
-		return failed(ctx, err)
+		return p.undo(err)
 	}
-	undo := func(err error) result {
-		r := failed(ctx, err)
-		r.output = s.failureOutput(ctx, err, insts)
-		s.setPhase(ctx, store.PhaseUndoing)
-		s.stopInstances(ctx, op, insts, "deploy did not complete")
-		return r
-	}
-	s.setPhase(ctx, store.PhaseGating)
-	if req.Force {
-		op.warn("gate", "health gate skipped: --force")
-	} else {
-		op.emit(EventStep, "gate", fmt.Sprintf("waiting for %s to pass its health check (deadline %s)", req.Version, sc.DeployTimeout.D()), nil)
-		if err := s.gateAll(ctx, op, insts, begin); err != nil {
-			return undo(err)
-		}
-	}
-	env := hookEnv{version: req.Version, previous: op.from, port: insts[0].Port}
-	if err := s.runHook(ctx, op, "post_healthy", sc.Hooks.PostHealthy, env); err != nil {
-		return undo(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return undo(err)
-	}
-	old, err := s.switchTo(ctx, op, req.Version, insts)
-	if err != nil {
-		return undo(err)
-	}
-	return s.afterSwitch(ctx, op, req, old, env)
+	return s.afterSwitch(ctx, op, req, old, p.env)
 }
 
 // switchTo makes insts the active release and the old active the standby.

@@ -22,9 +22,6 @@ import (
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
-// exitAborted is the exit code of an operation aborted by a user.
-const exitAborted = 6
-
 // appBinary is a cutover binary built without the race detector, to run
 // the sample app in tests that compare latencies: under the race detector
 // a process serving a tenth of the traffic of another answers with a p99

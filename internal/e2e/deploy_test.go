@@ -18,6 +18,7 @@ const (
 	exitUsage      = 2
 	exitRolledBack = 3
 	exitRefused    = 5
+	exitAborted    = 6
 )
 
 // TestDeploysAndRollbacksUnderLoad runs 20 deploys and rollbacks in a row
