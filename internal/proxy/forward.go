@@ -195,6 +195,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		dialFailure = false
 		ex.target = t
 		err = p.send(ctx, w, r, &ob, &cl)
+		if err != nil && cl.c.reused && !cl.resp.gotBytes && ctx.Err() == nil && !t.cutting.Load() {
+			// The upstream closed a pooled connection without saying so.
+			t.probeAll.Store(true)
+		}
 		if err != nil && cl.c.reused && !cl.resp.gotBytes && ob.idempotent && ob.body == nil &&
 			!resent && ctx.Err() == nil && !t.cutting.Load() {
 			// A stale keep-alive connection: the request was not processed.
@@ -265,16 +269,14 @@ func (p *Proxy) send(ctx context.Context, w http.ResponseWriter, r *http.Request
 	}
 	// Even when writing failed the upstream may have answered (for example
 	// 413 before closing): read what it sent.
-	ht := c.t.headerTimeout.Load()
-	if ht > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(time.Duration(ht)))
+	c.armHeaderDeadline(time.Duration(c.t.headerTimeout.Load()))
+	if err := c.readHead(&cl.resp, r.Method == http.MethodHead); err != nil {
+		return err
 	}
-	rerr := c.readHead(&cl.resp, r.Method == http.MethodHead)
-	if ht > 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
-	if rerr != nil {
-		return rerr
+	if !cl.resp.bodyBuffered(c.br.Buffered()) {
+		// The body (or an upgraded stream) is read from the connection
+		// for as long as it lasts.
+		c.clearDeadline()
 	}
 	return nil
 }

@@ -135,7 +135,8 @@ func (p *Proxy) SetWeight(service string, percent float64) error {
 }
 
 // SetHealthy records the health checker's verdict for a target. Reporting a
-// target healthy also ends a passive ejection. Unknown IDs are remembered
+// target healthy also ends a passive ejection; reporting it unhealthy closes
+// its idle upstream connections. Unknown IDs are remembered
 // for when the target is added.
 func (p *Proxy) SetHealthy(targetID string, healthy bool) {
 	p.mu.Lock()
@@ -147,6 +148,11 @@ func (p *Proxy) SetHealthy(targetID string, healthy bool) {
 	p.mu.Unlock()
 	if t.healthy.Swap(healthy) != healthy {
 		p.log.Info("target health changed", "target", targetID, "healthy", healthy)
+	}
+	if !healthy {
+		// An instance that failed its check or exited may have closed
+		// them; recently used connections are not probed before reuse.
+		t.closeIdle()
 	}
 	if healthy && t.ejected.Swap(false) {
 		p.log.Info("target readmitted", "target", targetID)

@@ -53,6 +53,10 @@ type target struct {
 	ejected  atomic.Bool
 	draining atomic.Bool
 	cutting  atomic.Bool
+	// probeAll is set once a pooled connection of t was found closed by
+	// the upstream: from then on every connection is probed before reuse,
+	// however briefly it was idle.
+	probeAll atomic.Bool
 
 	// headerTimeout bounds the wait for response headers (nanoseconds, 0: none).
 	headerTimeout atomic.Int64

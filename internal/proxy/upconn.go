@@ -17,6 +17,9 @@ type upConn struct {
 	t      *target
 	idleAt time.Time
 	reused bool
+	// deadline is the read deadline set on nc (zero: none); see
+	// armHeaderDeadline.
+	deadline time.Time
 	// abort closes the connection; it is created once so that arming it
 	// for each request does not allocate.
 	abort func()
@@ -48,6 +51,48 @@ func newUpConn(t *target, nc net.Conn) *upConn {
 	return c
 }
 
+// probeAfter is how long a connection must have been idle before it is
+// probed for a close by the upstream. A connection returned to the pool
+// more recently is taken as it is, because under load the pool's top
+// connections are reused within microseconds and a probe each time costs a
+// system call per request, unless its target has already been seen closing
+// pooled connections without announcing it (target.probeAll). A crash is
+// covered by the health checks (SetHealthy closes the idle connections of an
+// unhealthy target) and by the one resend of an idempotent request without
+// a body.
+const probeAfter = time.Millisecond
+
+// headerDeadlineSlackDivisor sets how far a header deadline may lag behind the
+// exact one before it is set again; see armHeaderDeadline.
+const headerDeadlineSlackDivisor = 8
+
+// armHeaderDeadline bounds the wait for the next response head by timeout
+// (0: no bound). The deadline stays armed after a response whose body was
+// already buffered, so on a busy connection it is only moved when it lags
+// more than timeout/8 behind now+timeout: the effective timeout is between
+// 7/8 of timeout and timeout, and most requests make no deadline call.
+func (c *upConn) armHeaderDeadline(timeout time.Duration) {
+	if timeout <= 0 {
+		c.clearDeadline()
+		return
+	}
+	want := time.Now().Add(timeout)
+	if !c.deadline.IsZero() && !c.deadline.After(want) &&
+		want.Sub(c.deadline) <= timeout/headerDeadlineSlackDivisor {
+		return
+	}
+	c.deadline = want
+	_ = c.nc.SetReadDeadline(want)
+}
+
+// clearDeadline removes the read deadline of c, if any.
+func (c *upConn) clearDeadline() {
+	if !c.deadline.IsZero() {
+		c.deadline = time.Time{}
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
 // close closes the connection for good.
 func (c *upConn) close() { c.nc.Close() }
 
@@ -72,7 +117,19 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 			t.pool.idle[n-1] = nil
 			t.pool.idle = t.pool.idle[:n-1]
 			t.pool.mu.Unlock()
-			if time.Since(c.idleAt) > idleConnTimeout || c.br.Buffered() > 0 || !c.connAlive() {
+			now := time.Now()
+			if !c.deadline.IsZero() && !now.Before(c.deadline) {
+				// A header deadline left armed has passed while the
+				// connection was idle: it must not fail the probe.
+				c.clearDeadline()
+			}
+			idle := now.Sub(c.idleAt)
+			if idle > idleConnTimeout || c.br.Buffered() > 0 {
+				c.close()
+				continue
+			}
+			if (idle >= probeAfter || t.probeAll.Load()) && !c.connAlive() {
+				t.probeAll.Store(true)
 				c.close()
 				continue
 			}

@@ -110,6 +110,19 @@ func (c *upConn) readHead(resp *upResponse, head bool) error {
 	return nil
 }
 
+// bodyBuffered reports whether the rest of the response, whose head was
+// just read, is already among the buffered bytes of its connection, so
+// that nothing more is read from the connection for this exchange.
+func (resp *upResponse) bodyBuffered(buffered int) bool {
+	if resp.status == http.StatusSwitchingProtocols {
+		return false
+	}
+	if resp.noBody {
+		return true
+	}
+	return !resp.chunked && resp.contentLen >= 0 && resp.remaining <= int64(buffered)
+}
+
 // readOneHead parses one response head into resp and c's scratch fields.
 func (c *upConn) readOneHead(resp *upResponse) error {
 	*resp = upResponse{gotBytes: resp.gotBytes, contentLen: -1}
