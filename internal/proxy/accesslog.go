@@ -25,7 +25,7 @@ func (p *Proxy) logAccess(r *http.Request, ex *exchange, d time.Duration) {
 		slog.Int("status", ex.status),
 		slog.Int64("bytes", ex.bytes),
 		slog.Duration("duration", d),
-		slog.String("request_id", ex.reqID),
+		slog.String("request_id", ex.requestID()),
 		slog.String("client", r.RemoteAddr),
 	)
 }

@@ -42,9 +42,20 @@ type exchange struct {
 	status  int
 	bytes   int64
 	connErr bool
-	reqID   string
+	// reqID is the client's request ID when it is kept; genID is used
+	// when reqID is empty. requestID returns the one in use.
+	reqID string
+	genID requestID
 	// released is set once the target's in-flight count was given back.
 	released bool
+}
+
+// requestID returns the request's ID as sent upstream.
+func (ex *exchange) requestID() string {
+	if ex.reqID != "" || ex.genID == (requestID{}) {
+		return ex.reqID
+	}
+	return string(ex.genID[:])
 }
 
 // releaseTarget gives back the target's in-flight count, once.
@@ -331,7 +342,7 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, ex *exchange, ob 
 	}
 	if ex.status >= 500 {
 		p.log.Warn("upstream request failed", "service", ex.svc.name, "version", ex.set.version,
-			"target", targetID(ex.target), "status", ex.status, "request_id", ex.reqID, "err", err)
+			"target", targetID(ex.target), "status", ex.status, "request_id", ex.requestID(), "err", err)
 	}
 }
 
@@ -378,7 +389,7 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, cl *call, ex *ex
 			return
 		}
 		p.log.Warn("upstream response broken", "service", ex.svc.name, "version", ex.set.version,
-			"target", ex.target.id, "request_id", ex.reqID, "err", rerr)
+			"target", ex.target.id, "request_id", ex.requestID(), "err", rerr)
 		// Abort so the client cannot take the truncated body as complete;
 		// deferred accounting still runs.
 		panic(http.ErrAbortHandler)

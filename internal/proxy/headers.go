@@ -72,16 +72,18 @@ func (p *Proxy) isTrusted(host string) bool {
 	return false
 }
 
-// newRequestID returns 32 random hex digits.
-func newRequestID() string {
+// requestID is a generated request ID: 32 random hex digits, kept as bytes
+// so that a request whose ID is only sent upstream needs no string.
+type requestID [32]byte
+
+// newRequestID fills id with 32 random hex digits.
+func newRequestID(id *requestID) {
 	const hexDigits = "0123456789abcdef"
-	var b [32]byte
 	a, c := rand.Uint64(), rand.Uint64()
 	for i := 0; i < 16; i++ {
-		b[i] = hexDigits[a&0xf]
-		b[16+i] = hexDigits[c&0xf]
+		id[i] = hexDigits[a&0xf]
+		id[16+i] = hexDigits[c&0xf]
 		a >>= 4
 		c >>= 4
 	}
-	return string(b[:])
 }

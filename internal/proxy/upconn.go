@@ -60,7 +60,7 @@ func newUpConn(t *target, nc net.Conn) *upConn {
 // covered by the health checks (SetHealthy closes the idle connections of an
 // unhealthy target) and by the one resend of an idempotent request without
 // a body.
-const probeAfter = time.Millisecond
+const probeAfter = 20 * time.Millisecond
 
 // headerDeadlineSlackDivisor sets how far a header deadline may lag behind the
 // exact one before it is set again; see armHeaderDeadline.

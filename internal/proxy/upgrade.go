@@ -107,7 +107,7 @@ func (p *Proxy) copyUpstreamToClient(client net.Conn, up io.Reader, ex *exchange
 			_, _ = client.Write(closeGoingAway)
 		}
 		p.log.Info("upgraded connection ended by drain", "service", ex.svc.name, "version", ex.set.version,
-			"target", ex.target.id, "request_id", ex.reqID, "websocket", websocket, "clean", websocket && ft.atBoundary())
+			"target", ex.target.id, "request_id", ex.requestID(), "websocket", websocket, "clean", websocket && ft.atBoundary())
 		return n
 	}
 }

@@ -24,8 +24,8 @@ type outbound struct {
 	xff        string
 	proto      string // "" keeps the client's X-Forwarded-Proto
 	fwdHost    string // "" keeps the client's X-Forwarded-Host
-	reqID      string
-	genID      bool // reqID was generated and replaces the client's
+	genID      requestID // with newID: a generated ID that replaces the client's
+	newID      bool
 	trusted    bool
 	upgrade    string
 	skipConn   []string // canonical header names listed in Connection
@@ -70,13 +70,13 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 		ob.fwdHost = r.Host
 	}
 	if ob.trusted {
-		ob.reqID = r.Header.Get("X-Request-Id")
+		ex.reqID = r.Header.Get("X-Request-Id")
 	}
-	if ob.reqID == "" {
-		ob.reqID = newRequestID()
-		ob.genID = true
+	if ex.reqID == "" {
+		newRequestID(&ob.genID)
+		ob.newID = true
+		ex.genID = ob.genID
 	}
-	ex.reqID = ob.reqID
 
 	if conn := r.Header["Connection"]; len(conn) > 0 {
 		ob.skipConn = connectionListed(conn)
@@ -111,7 +111,7 @@ func (ob *outbound) skipRequestHeader(k string) bool {
 	case "X-Forwarded-Host":
 		return ob.fwdHost != ""
 	case "X-Request-Id":
-		return ob.genID
+		return ob.newID
 	case "Forwarded":
 		return !ob.trusted
 	}
@@ -154,8 +154,12 @@ func (ob *outbound) writeHead(bw *bufio.Writer, r *http.Request, targetAddr stri
 	if ob.fwdHost != "" {
 		writeHeaderLine(bw, "X-Forwarded-Host", ob.fwdHost)
 	}
-	if ob.genID {
-		writeHeaderLine(bw, "X-Request-Id", ob.reqID)
+	if ob.newID {
+		bw.WriteString("X-Request-Id: ")
+		for _, b := range ob.genID { // a slice of it would move ob to the heap
+			bw.WriteByte(b)
+		}
+		bw.WriteString("\r\n")
 	}
 	if ob.upgrade != "" {
 		bw.WriteString("Connection: Upgrade\r\n")
