@@ -22,8 +22,8 @@ type outbound struct {
 	query      string
 	host       string
 	xff        string
-	proto      string // "" keeps the client's X-Forwarded-Proto
-	fwdHost    string // "" keeps the client's X-Forwarded-Host
+	proto      string    // "" keeps the client's X-Forwarded-Proto
+	fwdHost    string    // "" keeps the client's X-Forwarded-Host
 	genID      requestID // with newID: a generated ID that replaces the client's
 	newID      bool
 	trusted    bool
