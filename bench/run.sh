@@ -8,7 +8,9 @@
 #
 # It installs nginx, haproxy, caddy, wrk and taskset from Debian if missing,
 # builds the Go backend, load client, harness, cutover and the data-plane
-# driver, then runs bench/harness, which writes bench/RESULTS.md. Go (at least
+# driver, runs the proxy's Go benchmark (allocations per request), then runs
+# bench/harness, which writes bench/RESULTS.md with bench/PROFILE.md (what
+# the profiles show limits cutover, and what was tried) included as it is. Go (at least
 # the version in go.mod) must be installed; Debian 12's golang-go is too old.
 #
 # Environment overrides (defaults in brackets):
@@ -116,6 +118,13 @@ if [[ -n $(git status --porcelain --untracked-files=no -- . ':!bench/RESULTS.md'
 	commit="$commit (with uncommitted changes in the working tree)"
 fi
 
+# --- allocations per request -----------------------------------------------------
+echo "running the proxy's Go benchmark (allocations per request)"
+go test -run '^$' -bench BenchmarkProxy -benchmem -benchtime 20000x -count 1 ./internal/proxy/ >"$WORK/gobench.txt" 2>&1 ||
+	echo "note: the proxy's Go benchmark failed (see $WORK/gobench.txt)" >&2
+analysis=()
+if [[ -f $here/PROFILE.md ]]; then analysis=(-analysis "$here/PROFILE.md"); fi
+
 # --- run --------------------------------------------------------------------------
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -125,4 +134,5 @@ exec "${nice[@]}" taskset -c "$LOAD_CPU" "$bin/harness" \
 	-work "$WORK" -conf "$here" -bin "$bin" -out "$OUT" -raw "$(dirname "$OUT")/results.json" \
 	-rounds "$ROUNDS" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" \
 	-switch-duration "$SWITCH_DURATION" -switch-every "$SWITCH_EVERY" -subjects "$SUBJECTS" \
-	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -commit "$commit" -command "$command"
+	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -commit "$commit" -command "$command" \
+	-gobench "$WORK/gobench.txt" "${analysis[@]}"

@@ -77,10 +77,12 @@ func main() {
 	flag.StringVar(&commit, "commit", "unknown", "commit being measured, for the report")
 	flag.StringVar(&command, "command", "bench/run.sh", "command line to print in the report")
 	render := flag.String("render", "", "only re-render -out from this results.json of an earlier run")
+	goBench := flag.String("gobench", "", "output of the proxy's Go benchmark to include (optional)")
+	analysis := flag.String("analysis", "", "Markdown file to include in the report as it is (optional)")
 	flag.Parse()
 
 	if *render != "" {
-		if err := rerender(*render, out); err != nil {
+		if err := rerender(*render, out, *analysis); err != nil {
 			fmt.Fprintln(os.Stderr, "harness:", err)
 			os.Exit(1)
 		}
@@ -96,6 +98,9 @@ func main() {
 		*raw = h.path("results.json")
 	}
 	res := h.run(ctx, commit, command)
+	if err := addExtras(res, *goBench, *analysis); err != nil {
+		h.log.Error("read report extras failed", "err", err)
+	}
 	if err := save(*raw, out, res); err != nil {
 		h.log.Error("write results failed", "err", err)
 		os.Exit(1)
@@ -247,8 +252,34 @@ func save(raw, report string, res *results) error {
 	return f.Close()
 }
 
-// rerender writes the Markdown report for the raw results in rawPath.
-func rerender(rawPath, report string) error {
+// addExtras adds the Go benchmark's result lines from goBenchPath and the
+// Markdown in analysisPath to res; an empty path adds nothing.
+func addExtras(res *results, goBenchPath, analysisPath string) error {
+	if goBenchPath != "" {
+		b, err := os.ReadFile(goBenchPath)
+		if err != nil {
+			return err
+		}
+		res.GoBench = nil
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Benchmark") {
+				res.GoBench = append(res.GoBench, strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
+	if analysisPath != "" {
+		b, err := os.ReadFile(analysisPath)
+		if err != nil {
+			return err
+		}
+		res.Analysis = string(b)
+	}
+	return nil
+}
+
+// rerender writes the Markdown report for the raw results in rawPath, with
+// the Markdown in analysisPath (if not empty).
+func rerender(rawPath, report, analysisPath string) error {
 	b, err := os.ReadFile(rawPath)
 	if err != nil {
 		return err
@@ -256,6 +287,9 @@ func rerender(rawPath, report string) error {
 	var res results
 	if err := json.Unmarshal(b, &res); err != nil {
 		return fmt.Errorf("%s: %w", rawPath, err)
+	}
+	if err := addExtras(&res, "", analysisPath); err != nil {
+		return err
 	}
 	f, err := os.Create(report)
 	if err != nil {

@@ -40,6 +40,12 @@ type results struct {
 	Skipped map[string]string `json:"skipped"`
 	Speed   []speedRun        `json:"speed"`
 	Switch  []switchRun       `json:"switch"`
+	// GoBench holds the result lines of the proxy's Go benchmark
+	// (BenchmarkProxy with -benchmem) run beside the speed runs.
+	GoBench []string `json:"go_bench,omitempty"`
+	// Analysis is hand-written Markdown (bench/PROFILE.md) added to the
+	// report as it is; it is not part of the raw results.
+	Analysis string `json:"-"`
 }
 
 // median returns the median of xs (mean of the middle two for an even count)
@@ -198,6 +204,20 @@ func writeReport(w io.Writer, res *results) error {
 			}
 		}
 		b.WriteString("\n")
+	}
+
+	if len(res.GoBench) > 0 {
+		b.WriteString("## Allocations per proxied request\n\n")
+		b.WriteString("`go test -run '^$' -bench BenchmarkProxy -benchmem ./internal/proxy/`, run by bench/run.sh before the speed runs " +
+			"(\"handler\": ServeHTTP called directly, its in-process upstream's allocations included; \"sockets\": " +
+			"through the proxy's listener, the in-process client's and upstream's allocations included):\n\n```\n")
+		for _, l := range res.GoBench {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	if a := strings.TrimSpace(res.Analysis); a != "" {
+		b.WriteString(a + "\n\n")
 	}
 
 	b.WriteString("## Every speed run\n\n\"load\" is the 1-minute load average right after the run.\n\n")
