@@ -40,15 +40,38 @@ type headerField struct {
 	start, end int
 }
 
+// Buffers of upstream connections. An idle connection holds none: it takes
+// a reader and a writer when it is picked and gives them back when it
+// returns to the pool, so the memory of a large idle pool is its sockets.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upstreamReadBufferSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, upstreamWriteBufferSize) }}
+)
+
 func newUpConn(t *target, nc net.Conn) *upConn {
-	c := &upConn{
-		nc: nc,
-		br: bufio.NewReaderSize(nc, upstreamReadBufferSize),
-		bw: bufio.NewWriterSize(nc, upstreamWriteBufferSize),
-		t:  t,
-	}
+	c := &upConn{nc: nc, t: t}
+	c.takeBuffers()
 	c.abort = func() { c.nc.Close() }
 	return c
+}
+
+// takeBuffers gives c a reader and a writer from the pools.
+func (c *upConn) takeBuffers() {
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+}
+
+// releaseBuffers gives the reader and writer of an idle connection back to
+// the pools. The reader holds no bytes: a connection with unread bytes is
+// closed instead of pooled.
+func (c *upConn) releaseBuffers() {
+	c.br.Reset(nil)
+	readerPool.Put(c.br)
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.br, c.bw = nil, nil
 }
 
 // probeAfter is how long a connection must have been idle before it is
@@ -124,7 +147,7 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 				c.clearDeadline()
 			}
 			idle := now.Sub(c.idleAt)
-			if idle > idleConnTimeout || c.br.Buffered() > 0 {
+			if idle > idleConnTimeout {
 				c.close()
 				continue
 			}
@@ -134,6 +157,7 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 				continue
 			}
 			c.reused = true
+			c.takeBuffers()
 			return c, nil
 		}
 	}
@@ -147,10 +171,12 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 // putConn returns a connection whose last exchange ended cleanly to the
 // idle pool, closing it when the pool is full or the target is draining.
 func (t *target) putConn(c *upConn) {
-	if t.draining.Load() || t.cutting.Load() {
+	if t.draining.Load() || t.cutting.Load() || c.br.Buffered() > 0 {
+		// Draining, or bytes beyond the response: the framing is off.
 		c.close()
 		return
 	}
+	c.releaseBuffers()
 	c.idleAt = time.Now()
 	var expired []*upConn
 	t.pool.mu.Lock()
