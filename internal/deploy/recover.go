@@ -138,9 +138,11 @@ func (s *service) recoverOp(ctx context.Context, st store.ServiceState) {
 	case store.PhaseStandby, store.PhaseRetiring:
 		rec.Outcome, rec.Reason = store.OutcomeDeployed, "completed after a restart of cutover (the switch had been recorded)"
 	case store.PhaseRollingOut:
-		// Every instance stays as recorded (the candidate's at weight 0);
-		// once the routing is published, restoreRolling brings the old
-		// version back to full strength under the rollout's bounds.
+		// Instances started but not yet joined are removed; the others
+		// stay as recorded (the candidate's at weight 0) and, once the
+		// routing is published, restoreRolling brings the old version back
+		// to full strength under the rollout's bounds.
+		s.stopInstances(ctx, nil, op.Started, "rolling update interrupted by a restart")
 		if st.Candidate != nil || st.Standby != nil {
 			s.restore = op.From
 		}

@@ -304,3 +304,29 @@ func (e *env) appsRunning(version string) int {
 	}
 	return n
 }
+
+// TestKill9DuringRolling: cutover is killed while the rollout has taken an
+// old instance out and is gating the first new ones; the restart removes
+// every new instance and restores the old version to full strength.
+func TestKill9DuringRolling(t *testing.T) {
+	e := newRollingEnv(t, rollingReplicas+2, 1, 1)
+	e.start()
+	e.mustCLI("deploy", "shop", "v1")
+	e.flags("v2", "--start-delay 30s")
+	e.mustCLI("deploy", "shop", "v2", "--detach")
+	waitFor(t, "a v2 instance to be started", 15*time.Second, func() bool { return e.versionsRunning()["v2"] >= 1 })
+	e.kill9()
+	e.start()
+	waitFor(t, "v1 restored to full strength and v2 gone", 60*time.Second, func() bool {
+		st := e.status()
+		return e.versionsRunning()["v2"] == 0 && st.Op == nil && st.Active != nil && routedHealthy(st) == rollingReplicas
+	})
+	st := e.status()
+	if st.Active == nil || st.Active.Version != "v1" || routedHealthy(st) != rollingReplicas || st.Candidate != nil {
+		t.Errorf("after restart: active %+v, candidate %+v; want %d healthy v1 instances", st.Active, st.Candidate, rollingReplicas)
+	}
+	if v := e.version(); v != "v1" {
+		t.Errorf("serving %s, want v1", v)
+	}
+	e.stop()
+}
