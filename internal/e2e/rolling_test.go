@@ -297,8 +297,11 @@ func (e *env) appsRunning(version string) int {
 		if p.version != version {
 			continue
 		}
+		// Until the shell wrapper has read the flags file and exec'd the
+		// app, argv[0] is the shell (whose script also names sample-app).
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
-		if err == nil && strings.Contains(string(cmdline), "sample-app") {
+		argv := strings.Split(string(cmdline), "\x00")
+		if err == nil && len(argv) > 1 && argv[0] != "/bin/sh" && argv[1] == "sample-app" {
 			n++
 		}
 	}
