@@ -85,6 +85,11 @@ func (c *upConn) releaseBuffers() {
 // a body.
 const probeAfter = 20 * time.Millisecond
 
+// idleCloseMin is the shortest idle time after which an upstream's close
+// of a pooled connection is taken for an idle timeout. A connection found
+// closed sooner makes its target probe every connection before reuse.
+const idleCloseMin = time.Second
+
 // headerDeadlineSlackDivisor sets how far a header deadline may lag behind the
 // exact one before it is set again; see armHeaderDeadline.
 const headerDeadlineSlackDivisor = 8
@@ -152,7 +157,9 @@ func (t *target) getConn(ctx context.Context, fresh bool) (*upConn, error) {
 				continue
 			}
 			if (idle >= probeAfter || t.probeAll.Load()) && !c.connAlive() {
-				t.probeAll.Store(true)
+				if idle < idleCloseMin {
+					t.probeAll.Store(true)
+				}
 				c.close()
 				continue
 			}
