@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -63,6 +64,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	// A proxy's heap is mostly short-lived request buffers: collecting at
+	// 50% growth instead of 100% keeps RSS under load ~12% lower for no
+	// measurable CPU (bench/PROFILE.md). GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 	cfg := opts.Config
 	if cfg == nil {
