@@ -153,7 +153,12 @@ func TestDockerKill9(t *testing.T) {
 	v1 := d.containerIDs()
 
 	d.mustCLI("deploy", "api", "slow", "--detach")
-	waitFor(t, "the slow version's container to run", 20*time.Second, func() bool { return d.running()["slow"] == 1 })
+	// The container passes through "created" on its way to running: poll
+	// its state without the strict check of d.running.
+	waitFor(t, "the slow version's container to run", 20*time.Second, func() bool {
+		cs := d.containers()["slow"]
+		return len(cs) == 1 && cs[0].State == "running"
+	})
 	d.kill9()
 	d.wantRunning("containers must survive kill -9 of cutover", map[string]int{"v1": 1, "slow": 1})
 	stray := d.startStray("stray")
