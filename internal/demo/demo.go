@@ -341,7 +341,7 @@ func (p *printer) summary(s Summary) {
 		fmt.Fprintf(p.w, "  served by %-6s %d\n", v+":", s.PerVersion[v])
 	}
 	for _, sw := range s.Switches {
-		fmt.Fprintf(p.w, "  switch in %-10s %s\n", sw.Took.String()+":", sw.What)
+		fmt.Fprintf(p.w, "  %s\n", sw.What)
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(p.w, "  error: %s\n", e)
