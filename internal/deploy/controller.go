@@ -311,7 +311,7 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	old := c.services
 	c.cfg = cfg
-	var added, removed []*service
+	var removed []*service
 	next := make(map[string]*service, len(cfg.Services))
 	for _, name := range cfg.ServiceOrder {
 		sc := cfg.Services[name]
@@ -323,7 +323,6 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
 		s := newService(c, sc)
 		s.st = store.ServiceState{Name: name}
 		next[name] = s
-		added = append(added, s)
 	}
 	for name, s := range old {
 		if _, ok := next[name]; !ok {
@@ -343,7 +342,6 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
 		s.stopTimers()
 		c.goBackground(func() { s.retireAll(c.ctx, "removed from config") })
 	}
-	_ = added
 	return nil
 }
 

@@ -243,7 +243,8 @@ func (s *service) stopTimers() {
 	}
 }
 
-// instanceOwner reports which release of the service holds instance id.
+// instanceRole reports which release of the service holds instance id
+// ("active", "candidate", "standby"), or "" when none does.
 func (s *service) instanceRole(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
