@@ -121,6 +121,7 @@ func (c *Config) applyDefaults(env environment) {
 	if unset("state_dir", c.StateDir == "") {
 		c.StateDir = env.defaultStateDir()
 	}
+	c.Cluster.applyDefaults(unset)
 	if unset("admin.socket", c.Admin.Socket == "") {
 		c.Admin.Socket = filepath.Join(c.StateDir, "admin.sock")
 	}

@@ -140,6 +140,10 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Admin.TokenFile)
 	abs(&c.Listen.TLS.Cert)
 	abs(&c.Listen.TLS.Key)
+	abs(&c.Cluster.TLS.CA)
+	abs(&c.Cluster.TLS.Cert)
+	abs(&c.Cluster.TLS.Key)
+	abs(&c.Cluster.PasswordFile)
 	for _, s := range c.Services {
 		if s != nil && s.Docker != nil {
 			for i := range s.Docker.EnvFiles {

@@ -29,6 +29,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog turns the per-request access log on (default true).
 	AccessLog *bool `yaml:"access_log"`
+	// Cluster says how this host coordinates with the other hosts of its
+	// fleet (default: local, a fleet of one).
+	Cluster Cluster `yaml:"cluster"`
 	// Services maps a service name to its definition; order of the file is kept in ServiceOrder.
 	Services map[string]*Service `yaml:"services"`
 	// ServiceOrder lists service names in file order.

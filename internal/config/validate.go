@@ -55,6 +55,7 @@ func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 	v.listen()
 	v.admin(lookupEnv)
 	v.trustedProxies()
+	v.cluster()
 	for _, name := range c.serviceNames() {
 		v.service(c.Services[name])
 	}
