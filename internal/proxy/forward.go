@@ -69,6 +69,10 @@ func (ex *exchange) releaseTarget() {
 // ServeHTTP routes r by host and path, picks a version and a target, and
 // forwards the request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rs := p.reserved.Load(); rs != nil && r.URL.Path == rs.path {
+		rs.h.ServeHTTP(w, r)
+		return
+	}
 	ex := exchange{start: time.Now()}
 	svc := p.table.Load().lookup(r.Host, r.URL.Path)
 	if svc == nil {

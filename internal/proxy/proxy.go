@@ -37,7 +37,8 @@ type Proxy struct {
 	trusted   []netip.Prefix
 	metrics   *metrics.Registry
 
-	table atomic.Pointer[table]
+	table    atomic.Pointer[table]
+	reserved atomic.Pointer[reserved]
 
 	mu      sync.Mutex
 	targets map[string]*target   // registry, shared across tables
