@@ -91,3 +91,30 @@ func diffFields(prefix string, a, b reflect.Value, out *[]string) {
 		}
 	}
 }
+
+// Effective returns the config in effect after a server running with
+// running reloads next: the services and ReloadableKeys of next, every
+// other key of running (those wait for a restart). Neither argument is
+// modified; the result shares their maps and slices.
+func Effective(running, next *Config) *Config {
+	out := *next
+	keepFields("", reflect.ValueOf(&out).Elem(), reflect.ValueOf(*running))
+	return &out
+}
+
+// keepFields sets the leaf fields of dst that a reload does not apply to
+// their values in src.
+func keepFields(prefix string, dst, src reflect.Value) {
+	for _, f := range yamlFields(dst.Type()) {
+		path := joinPath(prefix, f.name)
+		if path == "services" || slices.Contains(ReloadableKeys, path) {
+			continue
+		}
+		fd, fs := dst.Field(f.index), src.Field(f.index)
+		if fd.Kind() == reflect.Struct && fd.Type() != durationType {
+			keepFields(path, fd, fs)
+			continue
+		}
+		fd.Set(fs)
+	}
+}

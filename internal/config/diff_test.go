@@ -48,3 +48,22 @@ func mustParse(t *testing.T, y string) *Config {
 	}
 	return c
 }
+
+func TestEffectiveKeepsRestartKeys(t *testing.T) {
+	old := mustParse(t, "listen: {http: \":8000\", idle_timeout: 60s}\nstate_dir: /a\nservices:\n  web: {process: {command: ./w}, ports: [1, 2]}\n")
+	next := mustParse(t, "listen: {http: \":8001\", idle_timeout: 30s}\nstate_dir: /b\nservices:\n  api: {process: {command: ./a}, ports: [3, 4]}\n")
+	eff := Effective(old, next)
+	if eff.Listen.HTTP != ":8001" || eff.Listen.IdleTimeout != old.Listen.IdleTimeout || eff.StateDir != "/a" {
+		t.Errorf("effective listen %+v state_dir %s", eff.Listen, eff.StateDir)
+	}
+	if _, ok := eff.Services["api"]; !ok || len(eff.Services) != 1 {
+		t.Errorf("effective services = %v", eff.ServiceOrder)
+	}
+	ch := Diff(eff, next)
+	if !slices.Equal(ch.Restart, []string{"listen.idle_timeout", "admin.socket", "state_dir"}) || len(ch.Applied) != 0 {
+		t.Errorf("after a reload, Diff = %+v; want the restart keys still pending", ch)
+	}
+	if old.Listen.HTTP != ":8000" || next.StateDir != "/b" {
+		t.Error("Effective modified its arguments")
+	}
+}
