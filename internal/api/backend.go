@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -39,7 +40,11 @@ type Backend interface {
 	// services) until cancel is called. cancel must be called once the
 	// caller stops reading.
 	Subscribe(service, opID string) (events <-chan deploy.Event, cancel func(), err error)
-	// Reload re-reads the config file; an invalid file yields config.Errors
-	// and changes nothing.
-	Reload(ctx context.Context) error
+	// Reload re-reads the config file and applies it, returning what
+	// changed (with the keys that need a restart). An invalid file yields
+	// config.Errors and changes nothing; so does a file that drops a live
+	// service unless opts.AllowRemove (deploy.ErrLiveRemoval).
+	Reload(ctx context.Context, opts deploy.ReloadOptions) (config.Changes, error)
+	// Config returns the config the server runs with.
+	Config(ctx context.Context) (*config.Config, error)
 }

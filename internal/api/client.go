@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -169,10 +170,29 @@ func (c *Client) History(ctx context.Context, service string, limit int) ([]stor
 	return out.Records, err
 }
 
-// Reload asks the server to re-read its config file. An invalid file yields
-// an *Error with code "invalid_config" whose Details list the problems.
-func (c *Client) Reload(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, "/v1/reload", nil, nil)
+// Reload asks the server to re-read its config file and returns what
+// changed. An invalid file yields an *Error with code "invalid_config" whose
+// Details list the problems; a file that drops a live service one with code
+// "live_removal", unless opts.AllowRemove.
+func (c *Client) Reload(ctx context.Context, opts deploy.ReloadOptions) (config.Changes, error) {
+	var out struct {
+		Changes config.Changes `json:"changes"`
+	}
+	var body any
+	if opts.AllowRemove {
+		body = map[string]bool{"allow_remove": true}
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/reload", body, &out)
+	return out.Changes, err
+}
+
+// Config returns the config the server runs with.
+func (c *Client) Config(ctx context.Context) (*config.Config, error) {
+	var out config.Config
+	if err := c.do(ctx, http.MethodGet, "/v1/config", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // servicePath returns /v1/services/{name}[/action].

@@ -43,6 +43,8 @@ const (
 	CodeNoOperation = "no_operation"
 	// CodeNothingToRollBack: no standby and no previous version (409, deploy.ErrNothingToRollBack).
 	CodeNothingToRollBack = "nothing_to_roll_back"
+	// CodeLiveRemoval: a reload would remove a service that serves traffic (409, deploy.ErrLiveRemoval).
+	CodeLiveRemoval = "live_removal"
 	// CodeInvalidConfig: reload found problems in the config file, listed in Details (400, config.ErrInvalid).
 	CodeInvalidConfig = "invalid_config"
 	// CodeUnauthorized: a TCP request without the right bearer token (401).
@@ -101,6 +103,7 @@ var errorMap = []struct {
 	{deploy.ErrBusy, http.StatusConflict, CodeBusy},
 	{deploy.ErrNoOperation, http.StatusConflict, CodeNoOperation},
 	{deploy.ErrNothingToRollBack, http.StatusConflict, CodeNothingToRollBack},
+	{deploy.ErrLiveRemoval, http.StatusConflict, CodeLiveRemoval},
 	{config.ErrInvalid, http.StatusBadRequest, CodeInvalidConfig},
 	{deploy.ErrInvalid, http.StatusBadRequest, CodeInvalid},
 }

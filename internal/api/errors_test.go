@@ -40,7 +40,10 @@ func TestErrorMapping(t *testing.T) {
 			fake.FailWith("Reload", tt.err)
 			for name, call := range map[string]func() error{
 				"promote": func() error { return ts.unix.Promote(t.Context(), "web") },
-				"reload":  func() error { return ts.unix.Reload(t.Context()) },
+				"reload": func() error {
+					_, err := ts.unix.Reload(t.Context(), deploy.ReloadOptions{})
+					return err
+				},
 			} {
 				err := call()
 				ae, ok := errors.AsType[*api.Error](err)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -40,7 +41,14 @@ type (
 	weightBody struct {
 		Percent *float64 `json:"percent"`
 	}
-	emptyBody struct{}
+	emptyBody  struct{}
+	reloadBody struct {
+		AllowRemove bool `json:"allow_remove"`
+	}
+	reloadResponse struct {
+		OK      bool           `json:"ok"`
+		Changes config.Changes `json:"changes"`
+	}
 )
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
@@ -159,13 +167,24 @@ func (s *Server) setWeight(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeBody(w, r, &emptyBody{}, true); err != nil {
+	var b reloadBody
+	if err := decodeBody(w, r, &b, true); err != nil {
 		return err
 	}
-	if err := s.opts.Backend.Reload(r.Context()); err != nil {
+	ch, err := s.opts.Backend.Reload(r.Context(), deploy.ReloadOptions{AllowRemove: b.AllowRemove})
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, okResponse{OK: true})
+	writeJSON(w, http.StatusOK, reloadResponse{OK: true, Changes: ch})
+	return nil
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.opts.Backend.Config(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 

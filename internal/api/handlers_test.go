@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cutover-dev/cutover/internal/api/apitest"
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -70,7 +71,18 @@ func TestRequestsReachBackend(t *testing.T) {
 	}
 	_, err = c.History(ctx, "web", 5)
 	step(err, apitest.Call{Method: "History", Service: "web", Arg: 5})
-	step(c.Reload(ctx), apitest.Call{Method: "Reload"})
+	fake.SetReload(config.Changes{Added: []string{"blog"}, Restart: []string{"admin.socket"}})
+	ch, err := c.Reload(ctx, deploy.ReloadOptions{AllowRemove: true})
+	step(err, apitest.Call{Method: "Reload", Arg: deploy.ReloadOptions{AllowRemove: true}})
+	if len(ch.Added) != 1 || ch.Added[0] != "blog" || len(ch.Restart) != 1 {
+		t.Errorf("reload changes = %+v", ch)
+	}
+	fake.SetConfig(&config.Config{StateDir: "/srv/state", ServiceOrder: []string{"web"}})
+	cfg, err := c.Config(ctx)
+	step(err, apitest.Call{Method: "Config"})
+	if cfg == nil || cfg.StateDir != "/srv/state" {
+		t.Errorf("config = %+v", cfg)
+	}
 	if got := fake.Calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("calls:\n got %+v\nwant %+v", got, want)
 	}

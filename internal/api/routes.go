@@ -33,6 +33,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST /v1/services/{name}/weight", s.setWeight)
 	handle("GET /v1/events", s.events)
 	handle("POST /v1/reload", s.reload)
+	handle("GET /v1/config", s.getConfig)
 	handle("GET /metrics", s.metrics)
 	return mux
 }

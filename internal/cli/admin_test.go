@@ -2,11 +2,14 @@ package cli
 
 import (
 	"errors"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/server"
 )
 
 func TestAdminAddressResolution(t *testing.T) {
@@ -41,14 +44,41 @@ func TestAdminAddressResolution(t *testing.T) {
 	}
 }
 
+// TestAdminAddressFromInvalidConfig: a broken config still names the
+// socket (state_dir and admin.socket are read leniently), and the socket a
+// running server recorded in its state dir wins.
 func TestAdminAddressFromInvalidConfig(t *testing.T) {
-	bad := writeConfig(t, badConfig)
+	bad := writeConfig(t, "state_dir: st\n"+badConfig+"    drian: 1\n")
+	stateDir := filepath.Join(filepath.Dir(bad), "st")
 	a := &app{configPath: bad, getenv: func(string) string { return "" }}
-	_, _, err := a.adminAddr()
-	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "cutover validate -c "+bad) {
-		t.Fatalf("err = %v", err)
+	got, _, err := a.adminAddr()
+	if want := "unix://" + filepath.Join(stateDir, "admin.sock"); err != nil || got != want {
+		t.Fatalf("adminAddr = %q, %v; want %q", got, err, want)
 	}
-	if exitCodeOf(err) != ExitUsage {
-		t.Errorf("exit code %d", exitCodeOf(err))
+
+	// A recorded socket that exists wins; one that does not is ignored.
+	sock := filepath.Join(t.TempDir(), "elsewhere.sock")
+	record := filepath.Join(stateDir, server.SocketRecord)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte(sock+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := a.adminAddr(); got != "unix://"+filepath.Join(stateDir, "admin.sock") {
+		t.Errorf("with a stale record: %q", got)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if got, _, _ := a.adminAddr(); got != "unix://"+sock {
+		t.Errorf("with a live record: %q, want unix://%s", got, sock)
+	}
+
+	_, _, err = (&app{configPath: filepath.Join(stateDir, "missing.yaml"), getenv: func(string) string { return "" }}).adminAddr()
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing config: %v", err)
 	}
 }

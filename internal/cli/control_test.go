@@ -24,7 +24,9 @@ func TestControlCommands(t *testing.T) {
 			"api: canary weight set to 12.5%\n"},
 		{[]string{"set-weight", "api", "40%"}, apitest.Call{Method: "SetWeight", Service: "api", Arg: 40.0},
 			"api: canary weight set to 40%\n"},
-		{[]string{"reload"}, apitest.Call{Method: "Reload"}, "config reloaded\n"},
+		{[]string{"reload"}, apitest.Call{Method: "Reload", Arg: deploy.ReloadOptions{}}, "config reloaded: nothing changed\n"},
+		{[]string{"reload", "--allow-remove"}, apitest.Call{Method: "Reload", Arg: deploy.ReloadOptions{AllowRemove: true}},
+			"config reloaded: nothing changed\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

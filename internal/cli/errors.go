@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -100,10 +101,14 @@ func hint(err error) string {
 		return "pass the admin API token with --token or CUTOVER_TOKEN"
 	}
 	switch {
+	case errors.Is(err, api.ErrUnreachable) && errors.Is(err, fs.ErrPermission):
+		return "permission denied on the admin socket: run the command as the user that runs 'cutover serve' (or root)"
 	case errors.Is(err, api.ErrUnreachable):
 		return "is 'cutover serve' running? Point at it with --admin ADDR, CUTOVER_ADMIN or -c FILE"
 	case errors.Is(err, api.ErrStreamEnded):
 		return "the server went away; check the operation with 'cutover status' once it is back"
+	case errors.Is(err, deploy.ErrLiveRemoval):
+		return "'cutover validate -c FILE' shows what a reload would change"
 	case errors.Is(err, deploy.ErrBusy):
 		return "wait for it ('cutover events SERVICE') or stop it ('cutover abort SERVICE')"
 	case errors.Is(err, deploy.ErrUnknownService):

@@ -25,7 +25,8 @@ const (
 	// ExitUnreachable: the cutover server cannot be reached (or refused the token).
 	ExitUnreachable = 4
 	// ExitRefused: the server refused the request: another operation is in
-	// progress, nothing to roll back or act on, or an unknown service.
+	// progress, nothing to roll back or act on, an unknown service, or a
+	// reload that would remove a live service.
 	ExitRefused = 5
 	// ExitAborted: the operation was aborted by a user; traffic is unchanged.
 	ExitAborted = 6
@@ -44,7 +45,7 @@ var exitCodeTable = []struct {
 	{ExitUsage, "usage error: bad flags or arguments, invalid config or request"},
 	{ExitRolledBack, "switched, then rolled back automatically"},
 	{ExitUnreachable, "cannot reach the cutover server (or it refused the token)"},
-	{ExitRefused, "refused: another operation in progress, nothing to roll back, unknown service"},
+	{ExitRefused, "refused: operation in progress, nothing to roll back, unknown service, live service removal"},
 	{ExitAborted, "aborted by a user; traffic unchanged"},
 	{ExitStillRunning, "stopped waiting (Ctrl-C, --timeout); the operation goes on"},
 }
@@ -70,7 +71,8 @@ func exitCodeOf(err error) int {
 	case errors.Is(err, api.ErrUnreachable), errors.Is(err, api.ErrStreamEnded):
 		return ExitUnreachable
 	case errors.Is(err, deploy.ErrBusy), errors.Is(err, deploy.ErrNothingToRollBack),
-		errors.Is(err, deploy.ErrUnknownService), errors.Is(err, deploy.ErrNoOperation):
+		errors.Is(err, deploy.ErrUnknownService), errors.Is(err, deploy.ErrNoOperation),
+		errors.Is(err, deploy.ErrLiveRemoval):
 		return ExitRefused
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, deploy.ErrInvalid), errors.Is(err, api.ErrBadAddress):
 		return ExitUsage

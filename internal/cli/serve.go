@@ -1,9 +1,10 @@
 package cli
 
 import (
-	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,31 +22,83 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Serve runs cutover: the reverse proxy on the configured listeners, the deploy controller,
 and the admin API the other commands talk to. It restores the state it recorded before a
 restart (re-checking the health of instances it finds running) and serves until SIGINT or
-SIGTERM, then drains requests in flight and exits. SIGHUP reloads the config file.
+SIGTERM, then drains requests in flight and exits. SIGHUP reloads the config file (see
+'cutover reload').
 
-Logs go to standard error.`,
+The config is checked exactly as 'cutover validate' checks it; a bad or unreadable file
+exits with code 2. Logs go to standard error. With -o json the logs are JSON lines and, once
+the listeners and the admin API are up, one JSON object is printed on standard output:
+{"ready":true,"pid":...,"http":"...","https":"...","admin_socket":"...","version":"..."}.`,
 		Example: `  cutover serve -c /etc/cutover/cutover.yaml
-  cutover serve -c cutover.yaml --log-format json --log-level debug`,
+  cutover serve -c cutover.yaml -o json --log-level debug`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			path := a.configFile()
 			if path == "" {
 				return usagef("no config file; pass -c FILE or set %s", envConfig)
 			}
+			if !cmd.Flags().Changed("log-format") && a.output == outputJSON {
+				logFormat = "json"
+			}
 			logger, err := newLogger(a.stderr, logFormat, logLevel)
 			if err != nil {
 				return err
 			}
-			err = server.Run(cmd.Context(), server.Options{ConfigPath: path, Logger: logger})
-			if errors.Is(err, config.ErrInvalid) {
+			cfg, err := config.Check(path)
+			if err != nil {
 				return a.invalidConfig(path, err)
 			}
+			// Run with absolute paths, so a reload and 'cutover validate'
+			// elsewhere resolve relative paths in the file alike.
+			if abs, err := filepath.Abs(path); err == nil && abs != path {
+				if cfg, err = config.Check(abs); err != nil {
+					return a.invalidConfig(path, err)
+				}
+			}
+			var ready chan *server.Server
+			if a.output == outputJSON {
+				ready = make(chan *server.Server, 1)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if ready == nil {
+					return
+				}
+				if srv, ok := <-ready; ok {
+					_ = printReady(a.stdout, srv)
+				}
+			}()
+			err = server.Run(cmd.Context(), server.Options{Config: cfg, Logger: logger, Ready: ready})
+			if ready != nil {
+				close(ready)
+			}
+			<-done
 			return err
 		}),
 	}
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json (default json with -o json)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "least important log level shown: debug, info, warn or error")
+	a.addOutputFlag(cmd)
 	return cmd
+}
+
+// readyLine is the JSON object serve -o json prints once it serves.
+type readyLine struct {
+	Ready       bool   `json:"ready"`
+	PID         int    `json:"pid"`
+	HTTP        string `json:"http,omitempty"`
+	HTTPS       string `json:"https,omitempty"`
+	AdminSocket string `json:"admin_socket"`
+	AdminTCP    string `json:"admin_tcp,omitempty"`
+	Version     string `json:"version"`
+}
+
+func printReady(w io.Writer, srv *server.Server) error {
+	return printJSONLine(w, readyLine{
+		Ready: true, PID: os.Getpid(), HTTP: srv.HTTPAddr, HTTPS: srv.HTTPSAddr,
+		AdminSocket: srv.API.SocketPath(), AdminTCP: srv.API.TCPAddr(), Version: buildInfo().Version,
+	})
 }
 
 // newLogger builds the server's logger.

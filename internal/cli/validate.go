@@ -15,25 +15,47 @@ func (a *app) validateCmd() *cobra.Command {
 		GroupID: groupServer,
 		Short:   "Check a config file without running anything",
 		Long: `Validate reads the config file like 'cutover serve' would and reports every problem it finds,
-each with its file, line, field and how to fix it. It starts nothing and needs no server.
-Exit code 0 means the file is valid, 2 that it is not (or cannot be read).`,
+each with its file, line, field and how to fix it: the same checks serve and reload make,
+including that each process command and dir exists. It starts nothing and needs no server.
+Exit code 0 means the file is valid, 2 that it is not (or cannot be read).
+
+When a server is running (found as the other commands find it), validate also shows what
+reloading this file would change: services added, removed (marking live ones, which reload
+refuses to remove without --allow-remove) and changed, and keys that need a restart.`,
 		Example: `  cutover validate -c /etc/cutover/cutover.yaml
   CUTOVER_CONFIG=cutover.yaml cutover validate -o json`,
 		Args: noArgs,
-		RunE: runE(func(_ *cobra.Command, _ []string) error {
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			path := a.configFile()
 			if path == "" {
 				return usagef("no config file; pass -c FILE or set %s", envConfig)
 			}
-			c, err := config.Load(path)
+			c, err := config.Check(path)
 			if err != nil {
 				return a.invalidConfig(path, err)
 			}
+			plan := a.reloadPlan(cmd.Context(), path)
 			if a.output == outputJSON {
-				return printJSON(a.stdout, map[string]any{"ok": true, "file": path, "services": c.ServiceOrder})
+				out := map[string]any{"ok": true, "file": path, "services": c.ServiceOrder}
+				if plan != nil {
+					out["reload"] = plan
+				}
+				return printJSON(a.stdout, out)
 			}
-			_, err = fmt.Fprintf(a.stdout, "ok: %d services\n", len(c.Services))
-			return err
+			if _, err := fmt.Fprintf(a.stdout, "ok: %d %s\n", len(c.Services), plural(len(c.Services), "service")); err != nil {
+				return err
+			}
+			if plan == nil {
+				return nil
+			}
+			if plan.Changes.Empty() {
+				_, err = fmt.Fprintln(a.stdout, "reload would change nothing on the running server")
+				return err
+			}
+			if _, err := fmt.Fprintln(a.stdout, "reload would change on the running server:"); err != nil {
+				return err
+			}
+			return printChanges(a.stdout, plan.Changes, sliceSet(plan.LiveRemoved))
 		}),
 	}
 	a.addOutputFlag(cmd)

@@ -14,11 +14,11 @@ admin:
 services:
   web:
     hosts: [www.example.com]
-    process: {command: ./web}
+    process: {command: sh}
     ports: [8080, 8081]
   api:
     hosts: [api.example.com]
-    process: {command: ./api}
+    process: {command: sh}
     ports: [9080, 9081]
 `
 

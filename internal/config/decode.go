@@ -253,6 +253,8 @@ func (d *decoder) mergePairs(n *yaml.Node, path string) []pair {
 type fieldInfo struct {
 	name  string
 	index int
+	// bytes marks an integer field that takes a size with a unit (tag unit:"bytes").
+	bytes bool
 }
 
 // yamlFields lists t's fields by their yaml tag, in declaration order.
@@ -270,7 +272,7 @@ func yamlFields(t reflect.Type) []fieldInfo {
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out = append(out, fieldInfo{name, i})
+		out = append(out, fieldInfo{name: name, index: i, bytes: f.Tag.Get("unit") == "bytes"})
 	}
 	return out
 }
@@ -281,15 +283,15 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := yamlFields(v.Type())
-	byName := make(map[string]int, len(fields))
+	byName := make(map[string]fieldInfo, len(fields))
 	names := make([]string, len(fields))
 	for i, f := range fields {
-		byName[f.name] = f.index
+		byName[f.name] = f
 		names[i] = f.name
 	}
 	for _, p := range d.pairs(n, path) {
 		fp := joinPath(path, p.key.Value)
-		idx, ok := byName[p.key.Value]
+		f, ok := byName[p.key.Value]
 		if !ok && path == "" && strings.HasPrefix(p.key.Value, "x-") {
 			continue // extension key, a home for YAML anchors
 		}
@@ -303,8 +305,37 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		d.src.keys[fp] = position{p.key.Line, p.key.Column}
-		d.decode(p.value, v.Field(idx), fp)
+		if f.bytes {
+			d.byteSize(p.value, v.Field(f.index), fp)
+			continue
+		}
+		d.decode(p.value, v.Field(f.index), fp)
 	}
+}
+
+// byteSize stores a size such as 1048576, "10MB" or "512KiB" (see
+// ParseByteSize) into the integer v.
+func (d *decoder) byteSize(n *yaml.Node, v reflect.Value, path string) {
+	n = resolveAlias(n)
+	if isNull(n) || d.exhausted {
+		return
+	}
+	d.src.set[path] = true
+	const fix = "write a number of bytes or a size with a unit, e.g. 10MB or 512KiB"
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, fix, "expected a size, got %s", describe(n))
+		return
+	}
+	size, err := ParseByteSize(n.Value)
+	if err != nil {
+		d.fail(n, path, fix, "%v", err)
+		return
+	}
+	if v.OverflowInt(size) {
+		d.fail(n, path, "use a smaller size", "%s is too large", n.Value)
+		return
+	}
+	v.SetInt(size)
 }
 
 // unknownFieldFix suggests the field the user probably meant: a close

@@ -122,8 +122,8 @@ func TestDefaultsDependOnUser(t *testing.T) {
 	if noXDG.StateDir != "/home/u/.local/state/cutover" || noXDG.Listen.HTTP != ":8000" {
 		t.Errorf("user: state_dir %q http %q", noXDG.StateDir, noXDG.Listen.HTTP)
 	}
-	if len(noXDG.Services) != 0 || len(noXDG.ServiceOrder) != 0 {
-		t.Errorf("bare config has services %v", noXDG.ServiceOrder)
+	if len(noXDG.Services) != 1 || len(noXDG.ServiceOrder) != 1 {
+		t.Errorf("bare config has services %v, want [web]", noXDG.ServiceOrder)
 	}
 }
 

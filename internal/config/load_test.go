@@ -12,7 +12,9 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/bad/*.golden from the current output")
 
 // TestBadConfigs loads every testdata/bad/*.yaml and compares the complete
-// error text with the .golden file next to it.
+// error text with the .golden file next to it. A file that parses is then
+// validated against the serving environment as Check does, with no
+// environment variables set.
 func TestBadConfigs(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	if err != nil {
@@ -28,6 +30,9 @@ func TestBadConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, err := parse(data, file, userEnv) // a fixed environment keeps the output stable
+			if err == nil {
+				err = c.Validate(func(string) (string, bool) { return "", false })
+			}
 			if err == nil {
 				t.Fatalf("Load(%s) succeeded with %d services, want errors", file, len(c.Services))
 			}

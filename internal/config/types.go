@@ -140,7 +140,8 @@ type Service struct {
 	Hooks Hooks `yaml:"hooks"`
 
 	// MaxBodyBytes limits request bodies (default 0: no limit); larger requests get 413.
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// The file may give a unit: 10MB (decimal) or 512KiB (binary); see ParseByteSize.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" unit:"bytes"`
 	// ResponseHeaderTimeout bounds waiting for the upstream's response headers (default 60s).
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
 	// Balance is round_robin or least_inflight (default least_inflight).
@@ -158,8 +159,9 @@ type Process struct {
 	Args    []string          `yaml:"args"`
 	Dir     string            `yaml:"dir"`
 	Env     map[string]string `yaml:"env"`
-	// LogMaxBytes caps each instance's log file (default 10 MiB).
-	LogMaxBytes int64 `yaml:"log_max_bytes"`
+	// LogMaxBytes caps each instance's log file (default 10 MiB); it takes
+	// units like MaxBodyBytes.
+	LogMaxBytes int64 `yaml:"log_max_bytes" unit:"bytes"`
 }
 
 // Static configures the static runtime: instances are started elsewhere.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxSocketPath is the longest unix socket path Linux accepts.
@@ -16,9 +17,12 @@ const maxSocketPath = 107
 
 // Validate checks c and returns Errors listing every problem, or nil.
 // Load and Parse already call it with a nil lookupEnv, which skips the checks
-// that depend on the serving environment; the server calls it again at
-// start with os.LookupEnv. Today that check is: a TCP admin listener needs
-// admin.token_file or the CUTOVER_TOKEN environment variable.
+// that depend on the serving environment; Check (used by cutover serve,
+// validate and reload) calls it again with os.LookupEnv. Those checks are: a
+// TCP admin listener needs admin.token_file or the CUTOVER_TOKEN environment
+// variable, and each process service's command must be an executable file
+// (a bare name is looked up in PATH, the service's env PATH if it sets one)
+// and its dir an existing directory; templated values are not checked.
 // A config built in code should have ApplyDefaults called first.
 func (c *Config) Validate(lookupEnv func(string) (string, bool)) error {
 	errs := c.validate(lookupEnv)
@@ -56,8 +60,14 @@ func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 	v.admin(lookupEnv)
 	v.trustedProxies()
 	v.cluster()
+	if len(c.Services) == 0 {
+		v.noServices()
+	}
 	for _, name := range c.serviceNames() {
 		v.service(c.Services[name])
+		if lookupEnv != nil {
+			v.serviceEnvironment(c.Services[name])
+		}
 	}
 	v.routes()
 	v.portConflicts()
@@ -182,6 +192,24 @@ func (v *validator) file(path, name string) {
 		v.add(path, "check the file's permissions", "cannot read %s: %v", name, err)
 	case fi.IsDir():
 		v.add(path, "name a file, not a directory", "%s is a directory", name)
+	}
+}
+
+// Minimums of durations that have one: anything shorter is a typo (1ns for
+// 1s) that would make every deploy or probe fail at once.
+const (
+	MinDeployTimeout         = Duration(time.Second)
+	MinHookTimeout           = Duration(time.Second)
+	MinResponseHeaderTimeout = Duration(100 * time.Millisecond)
+	MinHealthInterval        = Duration(10 * time.Millisecond)
+	MinHealthTimeout         = Duration(10 * time.Millisecond)
+	MinMaxStepDuration       = Duration(100 * time.Millisecond)
+)
+
+// atLeast checks a duration that must be min or longer.
+func (v *validator) atLeast(path string, d, min Duration) {
+	if d < min {
+		v.add(path, fmt.Sprintf("use %s or more, or remove it to use the default", min), "must be at least %s, got %s", min, d)
 	}
 }
 

@@ -49,8 +49,8 @@ func (v *validator) health(s *Service, p string) {
 	if strings.ContainsAny(h.Host, " \t/") {
 		v.add(p+".host", `write a host name such as "shop.example.com"`, "%q is not a host name", h.Host)
 	}
-	v.positive(p+".interval", h.Interval)
-	v.positive(p+".timeout", h.Timeout)
+	v.atLeast(p+".interval", h.Interval, MinHealthInterval)
+	v.atLeast(p+".timeout", h.Timeout, MinHealthTimeout)
 	if h.HealthyThreshold < 1 {
 		v.add(p+".healthy_threshold", "use 1 or more", "must be at least 1, got %d", h.HealthyThreshold)
 	}
@@ -86,8 +86,8 @@ func (v *validator) canary(c *Canary, p string) {
 	if c.MaxLatencyIncrease < 0 {
 		v.add(p+".max_latency_increase", "use a percentage such as 20", "must not be negative, got %g", c.MaxLatencyIncrease)
 	}
-	v.positive(p+".max_step_duration", c.MaxStepDuration)
-	if c.MaxStepDuration > 0 && c.MaxStepDuration < c.StepDuration {
+	v.atLeast(p+".max_step_duration", c.MaxStepDuration, MinMaxStepDuration)
+	if c.MaxStepDuration >= MinMaxStepDuration && c.MaxStepDuration < c.StepDuration {
 		v.add(p+".max_step_duration", fmt.Sprintf("use at least step_duration (%s)", c.StepDuration),
 			"is shorter than step_duration")
 	}

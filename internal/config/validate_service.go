@@ -36,8 +36,9 @@ func (v *validator) service(s *Service) {
 	}
 	v.canary(&s.Canary, f("canary"))
 	v.rolling(s, f("rolling"))
-	v.positive(f("deploy_timeout"), s.DeployTimeout)
-	v.positive(f("hooks.timeout"), s.Hooks.Timeout)
+	v.atLeast(f("deploy_timeout"), s.DeployTimeout, MinDeployTimeout)
+	v.atLeast(f("hooks.timeout"), s.Hooks.Timeout, MinHookTimeout)
+	v.atLeast(f("response_header_timeout"), s.ResponseHeaderTimeout, MinResponseHeaderTimeout)
 	v.nonNegative(f("max_body_bytes"), s.MaxBodyBytes)
 	v.oneOf(f("balance"), s.Balance, BalanceLeastInflight, BalanceRoundRobin)
 	v.token(f("sticky.cookie"), s.Sticky.Cookie, true)

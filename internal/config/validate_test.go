@@ -10,6 +10,8 @@ import (
 const tcpAdmin = `
 admin:
   tcp: "127.0.0.1:9900"
+services:
+  web: {process: {command: sh}, ports: [1, 2]}
 `
 
 func TestValidateAdminTokenAtServeTime(t *testing.T) {

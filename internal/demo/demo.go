@@ -105,7 +105,7 @@ func Run(ctx context.Context, opts Options) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	url := "http://" + srv.HTTP.HTTPAddr().String()
+	url := "http://" + srv.HTTPAddr
 	p.say("proxy listening on %s", url)
 
 	sum, runErr := script(ctx, srv.Controller, url, opts.Versions, p)

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/cutover-dev/cutover/internal/config"
@@ -299,17 +301,43 @@ func (c *Controller) Subscribe(service, opID string) (<-chan Event, func(), erro
 	return ch, cancel, nil
 }
 
+// ErrLiveRemoval is returned by Reload when the new config drops a service
+// that has a live release and ReloadOptions.AllowRemove is not set.
+var ErrLiveRemoval = errors.New("reload would remove a live service")
+
+// ReloadOptions tunes Reload.
+type ReloadOptions struct {
+	// AllowRemove lets a reload retire services that still serve a release.
+	AllowRemove bool
+}
+
 // Reload applies a new configuration: services added are routed, services
 // changed get their new routing and settings (running instances keep
 // running; new settings apply from the next deploy), services removed are
-// retired. An invalid config is rejected before anything changes.
-func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
+// retired. A config that drops a service with an active release is refused
+// with ErrLiveRemoval (naming the services) unless opts.AllowRemove is set;
+// nothing changes then.
+func (c *Controller) Reload(ctx context.Context, cfg *config.Config, opts ReloadOptions) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: controller is shutting down", ErrBusy)
 	}
 	old := c.services
+	if !opts.AllowRemove {
+		var live []string
+		for name, s := range old {
+			if _, kept := cfg.Services[name]; !kept && s.isLive() {
+				live = append(live, name)
+			}
+		}
+		if len(live) > 0 {
+			c.mu.Unlock()
+			sort.Strings(live)
+			return fmt.Errorf("%w: %s still serves traffic; put it back in the config (to rename a service, "+
+				"deploy under the new name first), or reload with --allow-remove to retire it", ErrLiveRemoval, strings.Join(live, ", "))
+		}
+	}
 	c.cfg = cfg
 	var removed []*service
 	next := make(map[string]*service, len(cfg.Services))
@@ -343,6 +371,13 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
 		c.goBackground(func() { s.retireAll(c.ctx, "removed from config") })
 	}
 	return nil
+}
+
+// isLive reports whether s has a release that receives traffic.
+func (s *service) isLive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Active != nil || s.st.Candidate != nil
 }
 
 // RetireAll drains and stops every instance of every service and forgets

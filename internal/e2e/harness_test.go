@@ -60,7 +60,9 @@ type env struct {
 	cfg   string
 	serve *exec.Cmd
 	logs  *syncBuffer
-	done  chan error
+	// stdout is serve's standard output (also copied to logs).
+	stdout *syncBuffer
+	done   chan error
 }
 
 type syncBuffer struct {
@@ -148,11 +150,17 @@ func (e *env) flags(version, flags string) {
 // start runs cutover serve and waits for its "cutover serving" log line.
 func (e *env) start() {
 	e.t.Helper()
-	e.logs = &syncBuffer{}
-	cmd := exec.Command(bin, "serve", "-c", e.cfg)
+	e.startArgs()
+}
+
+// startArgs is start with extra arguments for cutover serve.
+func (e *env) startArgs(extra ...string) {
+	e.t.Helper()
+	e.logs, e.stdout = &syncBuffer{}, &syncBuffer{}
+	cmd := exec.Command(bin, append([]string{"serve", "-c", e.cfg}, extra...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(e.logs, pw)
-	cmd.Stdout = e.logs
+	cmd.Stdout = io.MultiWriter(e.logs, e.stdout)
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -232,10 +240,22 @@ type result struct {
 // cli runs the cutover CLI against this env's admin socket.
 func (e *env) cli(args ...string) result {
 	e.t.Helper()
+	return e.runCLI([]string{"CUTOVER_ADMIN=unix://" + e.sock}, args...)
+}
+
+// cmdWithoutAdmin runs the CLI without telling it the admin address.
+func (e *env) cmdWithoutAdmin(args ...string) result {
+	e.t.Helper()
+	return e.runCLI(nil, args...)
+}
+
+// runCLI runs the CLI with env added to the environment.
+func (e *env) runCLI(env []string, args ...string) result {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "CUTOVER_ADMIN=unix://"+e.sock)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -29,6 +29,10 @@ type ServerOptions struct {
 	HTTPSAddr string
 	// CertFile and KeyFile name the PEM certificate chain and key for HTTPS.
 	CertFile, KeyFile string
+	// GetCertificate, if set, supplies the HTTPS certificate at each
+	// handshake instead of CertFile and KeyFile, so that it can be replaced
+	// while the listener runs. It must be safe for concurrent use.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (default 10s); slower clients are disconnected.
 	ReadHeaderTimeout time.Duration
@@ -90,21 +94,22 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 		s.plain = s.newHTTPServer(h, &protocols)
 	}
 	if opts.HTTPSAddr != "" {
-		if opts.CertFile == "" || opts.KeyFile == "" {
-			return nil, fmt.Errorf("%w: HTTPS needs a certificate and key file", ErrInvalidOptions)
-		}
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: load certificate: %w", ErrInvalidOptions, err)
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: opts.GetCertificate}
+		if opts.GetCertificate == nil {
+			if opts.CertFile == "" || opts.KeyFile == "" {
+				return nil, fmt.Errorf("%w: HTTPS needs a certificate and key file", ErrInvalidOptions)
+			}
+			cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: load certificate: %w", ErrInvalidOptions, err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
 		}
 		var protocols http.Protocols
 		protocols.SetHTTP1(true)
 		protocols.SetHTTP2(true)
 		s.secure = s.newHTTPServer(h, &protocols)
-		s.secure.TLSConfig = &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		}
+		s.secure.TLSConfig = tc
 	}
 	return s, nil
 }

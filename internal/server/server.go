@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,11 @@ type Options struct {
 	Ready chan<- *Server
 }
 
+// SocketRecord is the file in the state dir where a running server records
+// the path of its admin socket, so that the command line finds it even when
+// the config file is broken.
+const SocketRecord = "admin-socket"
+
 // Server is a running cutover: what Run hands to Options.Ready.
 type Server struct {
 	// Controller is the deploy controller.
@@ -50,16 +56,21 @@ type Server struct {
 	Proxy *proxy.Proxy
 	// Metrics is the per-version metrics registry.
 	Metrics *metrics.Registry
-	// HTTP is the public listener server.
-	HTTP *proxy.Server
+	// HTTPAddr and HTTPSAddr are the public listeners' bound addresses at
+	// start ("" when not configured).
+	HTTPAddr, HTTPSAddr string
 	// API is the admin API server.
 	API *api.Server
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight
 // requests and returns; app instances keep running and are re-adopted by
-// the next Run. SIGHUP re-reads the config file: a valid new config is
-// applied, an invalid one is reported and the old one keeps serving.
+// the next Run. SIGHUP re-reads the config file like the admin API's
+// reload: a valid new config is applied, an invalid one (or one dropping a
+// live service) is reported and the old one keeps serving. A reload opens
+// moved listeners before closing the old ones, re-reads the TLS
+// certificate (which is also re-read whenever its files change) and logs
+// the changed keys that need a restart.
 func Run(ctx context.Context, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
@@ -73,11 +84,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	cfg := opts.Config
 	if cfg == nil {
-		if cfg, err = config.Load(opts.ConfigPath); err != nil {
+		if cfg, err = config.Check(opts.ConfigPath); err != nil {
 			return err
 		}
-	}
-	if err := cfg.Validate(os.LookupEnv); err != nil {
+	} else if err := cfg.Validate(os.LookupEnv); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -142,18 +152,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 
-	httpSrv, err := proxy.NewServer(px, proxy.ServerOptions{
-		HTTPAddr: cfg.Listen.HTTP, HTTPSAddr: cfg.Listen.HTTPS, CertFile: cfg.Listen.TLS.Cert, KeyFile: cfg.Listen.TLS.Key,
-		ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout.D(), IdleTimeout: cfg.Listen.IdleTimeout.D(),
-		MaxHeaderBytes: cfg.Listen.MaxHeaderBytes, Logger: log,
-	})
+	lns, err := startListeners(ctx, px, cfg.Listen, log)
 	if err != nil {
 		return err
 	}
-	if err := httpSrv.Start(ctx); err != nil {
-		return err
-	}
-	defer httpSrv.Close()
+	defer lns.close()
 
 	var token string
 	if cfg.Admin.TCP != "" {
@@ -163,8 +166,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(reg.Collector())
+	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log}
 	adm, err := api.NewServer(api.Options{
-		Backend: &backend{Controller: ctl, path: cfg.Path, log: log},
+		Backend: be,
 		Logger:  log, Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token,
 		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
 	})
@@ -175,20 +179,28 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer adm.Close()
-
-	attrs := []any{"admin_socket", adm.SocketPath()}
-	if a := httpSrv.HTTPAddr(); a != nil {
-		attrs = append(attrs, "http", a.String())
+	record := filepath.Join(cfg.StateDir, SocketRecord)
+	if err := os.WriteFile(record, []byte(adm.SocketPath()+"\n"), 0o600); err != nil {
+		log.Warn("record the admin socket path", "file", record, "err", err)
 	}
-	if a := httpSrv.HTTPSAddr(); a != nil {
-		attrs = append(attrs, "https", a.String())
+	defer os.Remove(record)
+
+	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm}
+	attrs := []any{"admin_socket", adm.SocketPath()}
+	if a := lns.httpAddr(); a != nil {
+		running.HTTPAddr = a.String()
+		attrs = append(attrs, "http", running.HTTPAddr)
+	}
+	if a := lns.httpsAddr(); a != nil {
+		running.HTTPSAddr = a.String()
+		attrs = append(attrs, "https", running.HTTPSAddr)
 	}
 	if a := adm.TCPAddr(); a != "" {
 		attrs = append(attrs, "admin_tcp", a)
 	}
 	log.Info("cutover serving", attrs...)
 	if opts.Ready != nil {
-		opts.Ready <- &Server{Controller: ctl, Proxy: px, Metrics: reg, HTTP: httpSrv, API: adm}
+		opts.Ready <- running
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -201,16 +213,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 				log.Warn("reload ignored: the config was not read from a file")
 				continue
 			}
-			if err := reload(ctx, ctl, cfg.Path); err != nil {
-				log.Error("config reload rejected; the running config keeps serving", "path", cfg.Path, "err", err)
-			} else {
-				log.Info("config reloaded", "path", cfg.Path)
-			}
+			_, _ = be.Reload(ctx, deploy.ReloadOptions{}) // logs its outcome
 		case <-ctx.Done():
 			log.Info("shutting down: finishing in-flight requests; app instances keep running")
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			if err := httpSrv.Shutdown(sctx); err != nil {
+			if err := lns.shutdown(sctx); err != nil {
 				log.Warn("shutdown", "err", err)
 			}
 			px.CloseIdleConnections()
@@ -219,29 +227,49 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 }
 
-// reload reads path and applies it when valid.
-func reload(ctx context.Context, ctl *deploy.Controller, path string) error {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(os.LookupEnv); err != nil {
-		return err
-	}
-	return ctl.Reload(ctx, cfg)
-}
-
-// backend adapts the controller to the admin API: Reload re-reads the file.
+// backend adapts the controller to the admin API: Reload re-reads the
+// file, applies it to the controller and the listeners, and remembers the
+// config in effect for Config. Reloads are serialised.
 type backend struct {
 	*deploy.Controller
-	path string
-	log  *slog.Logger
+	listeners *listeners
+	log       *slog.Logger
+
+	mu  sync.Mutex
+	cfg *config.Config // in effect: see config.Effective
 }
 
-// Reload implements api.Backend.
-func (b *backend) Reload(ctx context.Context) error {
-	if b.path == "" {
-		return fmt.Errorf("%w: the config was not read from a file", deploy.ErrInvalid)
+// Config implements api.Backend.
+func (b *backend) Config(context.Context) (*config.Config, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg, nil
+}
+
+// Reload implements api.Backend; it logs its outcome.
+func (b *backend) Reload(ctx context.Context, opts deploy.ReloadOptions) (config.Changes, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	path := b.cfg.Path
+	if path == "" {
+		return config.Changes{}, fmt.Errorf("%w: the config was not read from a file", deploy.ErrInvalid)
 	}
-	return reload(ctx, b.Controller, b.path)
+	next, err := config.Check(path)
+	if err != nil {
+		b.log.Error("config reload rejected; the running config keeps serving", "path", path, "err", err)
+		return config.Changes{}, err
+	}
+	ch := config.Diff(b.cfg, next)
+	err = b.listeners.reload(ctx, next.Listen, func() error { return b.Controller.Reload(ctx, next, opts) })
+	if err != nil {
+		b.log.Error("config reload rejected; the running config keeps serving", "path", path, "err", err)
+		return config.Changes{}, err
+	}
+	b.cfg = config.Effective(b.cfg, next)
+	b.log.Info("config reloaded", "path", path, "added", ch.Added, "removed", ch.Removed,
+		"changed", ch.Changed, "applied", ch.Applied)
+	if len(ch.Restart) > 0 {
+		b.log.Warn("config keys changed that apply only after a restart of cutover serve", "keys", ch.Restart)
+	}
+	return ch, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cutover-dev/cutover/internal/api"
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -36,6 +37,8 @@ type Fake struct {
 	changed  chan struct{} // closed and replaced when subs changes
 	calls    []Call
 	nextOp   int
+	reload   config.Changes
+	config   *config.Config
 }
 
 type subscriber struct {
@@ -228,8 +231,44 @@ func (f *Fake) SetWeight(_ context.Context, service string, percent float64) err
 	return f.simple("SetWeight", service, percent)
 }
 
-// Reload records the call.
-func (f *Fake) Reload(context.Context) error { return f.simple("Reload", "", nil) }
+// Reload records the call (with opts as Arg) and returns the changes set
+// with SetReload.
+func (f *Fake) Reload(_ context.Context, opts deploy.ReloadOptions) (config.Changes, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Reload", "", opts); err != nil {
+		return config.Changes{}, err
+	}
+	return f.reload, nil
+}
+
+// SetReload sets what Reload returns.
+func (f *Fake) SetReload(ch config.Changes) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reload = ch
+}
+
+// Config records the call and returns the config set with SetConfig, or
+// an error when none is set.
+func (f *Fake) Config(context.Context) (*config.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Config", "", nil); err != nil {
+		return nil, err
+	}
+	if f.config == nil {
+		return nil, fmt.Errorf("%w: no config set on the fake", deploy.ErrInvalid)
+	}
+	return f.config, nil
+}
+
+// SetConfig sets what Config returns.
+func (f *Fake) SetConfig(c *config.Config) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.config = c
+}
 
 // Status returns the canned status of service.
 func (f *Fake) Status(_ context.Context, service string) (deploy.ServiceStatus, error) {
