@@ -37,29 +37,43 @@ func (s *service) setPhase(ctx context.Context, phase store.Phase) {
 	}
 }
 
-// commitRoute is the switch primitive. The operation's intent was persisted
-// before this point (its phase names what it will do once the gate passes),
-// so the new routing is published first — one atomic table swap — and the
-// resulting state is then persisted. If persisting fails the old routing is
-// published again and the error returned: traffic ends where it was.
+// commitRoute is the switch primitive: it records the state mutate makes
+// and only then publishes its routing (one atomic table swap), so no table
+// is ever served that the store does not hold. A failed write publishes
+// nothing: traffic and record are unchanged.
+//
+// When publishing fails after the write, the record is restored: the
+// previous state is written again (as the next generation) and its routing,
+// which the proxy still serves since a failed publication changes nothing,
+// stays in place; the error is returned and traffic ends where it was. This
+// is the safe choice because every caller answers an error by undoing what
+// the operation started, which is only right while the record names the
+// previous routing. If writing the restore fails too, the in-memory state
+// still follows the traffic (the previous one), so the next write records
+// it; a crash before that recovers from the recorded state, whose instances
+// are re-gated before they are routed.
 func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := cloneState(s.st)
-	next := cloneState(s.st)
-	mutate(&next)
+	next, err := s.persistLocked(ctx, mutate)
+	if err != nil {
+		return prev, 0, err
+	}
 	start := time.Now()
 	if err := s.route(routeSpec(s.cfg, next)); err != nil {
-		return prev, 0, fmt.Errorf("publish routing of %s: %w", s.name, err)
-	}
-	took := time.Since(start)
-	if _, err := s.persistLocked(ctx, mutate); err != nil {
-		if rerr := s.route(routeSpec(s.cfg, prev)); rerr != nil {
-			s.c.log.Error("restore routing", "service", s.name, "err", rerr)
+		err = fmt.Errorf("publish routing of %s: %w", s.name, err)
+		restored, rerr := s.persistLocked(ctx, func(st *store.ServiceState) { *st = cloneState(prev) })
+		if rerr != nil {
+			gen := s.st.Generation
+			s.st = cloneState(prev)
+			s.st.Generation = gen
+			s.c.log.Error("record restored routing", "service", s.name, "err", rerr)
+			return cloneState(s.st), 0, fmt.Errorf("%w; recording the previous routing again failed: %v", err, rerr)
 		}
-		return prev, took, err
+		return restored, 0, err
 	}
-	return cloneState(s.st), took, nil
+	return next, time.Since(start), nil
 }
 
 // runSwitch is the blue/green deploy: start the new version beside the old
