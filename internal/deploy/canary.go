@@ -37,15 +37,11 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 		return undo(err)
 	}
 	s.watchRelease(&store.Release{Instances: insts}, true)
-	s.mu.Lock()
-	op.acceptsCanary = true
-	s.mu.Unlock()
+	op.acceptsCanary.Store(true)
 
 	run := &canaryRun{s: s, op: op, sc: sc, version: req.Version, insts: insts, since: since, forced: req.Force}
 	res := run.steps(ctx, steps)
-	s.mu.Lock()
-	op.acceptsCanary = false
-	s.mu.Unlock()
+	op.acceptsCanary.Store(false)
 	if res.outcome == store.OutcomeDeployed {
 		return s.promoteCanary(ctx, op, req, env)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
@@ -37,8 +38,10 @@ type opRun struct {
 	cancel  context.CancelCauseFunc
 	ctrl    chan ctrlMsg
 	steps   map[string]time.Duration
-	// accepts tells which control messages the op handles now.
-	acceptsPromote, acceptsCanary bool
+	// acceptsPromote and acceptsCanary tell which control messages the op
+	// handles now. The op's goroutine sets them; control, promote and
+	// health callbacks read them from other goroutines.
+	acceptsPromote, acceptsCanary atomic.Bool
 }
 
 // result is how an operation ended.
@@ -216,7 +219,7 @@ func (s *service) control(m ctrlMsg) error {
 	s.mu.Lock()
 	op := s.op
 	s.mu.Unlock()
-	if op == nil || !op.acceptsCanary {
+	if op == nil || !op.acceptsCanary.Load() {
 		return fmt.Errorf("%w: service %s has no canary running", ErrNoOperation, s.name)
 	}
 	select {
@@ -245,7 +248,7 @@ func (s *service) promote() error {
 	op := s.op
 	hasStandby := s.st.Standby != nil
 	s.mu.Unlock()
-	if op != nil && (op.acceptsPromote || op.acceptsCanary) {
+	if op != nil && (op.acceptsPromote.Load() || op.acceptsCanary.Load()) {
 		select {
 		case op.ctrl <- ctrlMsg{kind: ctrlPromote}:
 			return nil

@@ -156,7 +156,7 @@ func (s *service) onActiveUnhealthy(id, reason string) {
 	}
 	why := fmt.Sprintf("%s turned unhealthy after the switch (%s: %s)", version, id, reason)
 	if op != nil {
-		if op.acceptsPromote {
+		if op.acceptsPromote.Load() {
 			select {
 			case op.ctrl <- ctrlMsg{kind: ctrlUnhealthy, reason: why}:
 			default:

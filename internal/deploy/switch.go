@@ -150,9 +150,7 @@ func (s *service) afterSwitch(ctx context.Context, op *opRun, req DeployRequest,
 	if watch > window {
 		watch = window
 	}
-	s.mu.Lock()
-	op.acceptsPromote = true
-	s.mu.Unlock()
+	op.acceptsPromote.Store(true)
 	if watch > 0 {
 		op.emit(EventStep, "watch", fmt.Sprintf("watching %s for %s; %s stays warm for an instant rollback", req.Version, watch, old.Version), nil)
 		t := time.NewTimer(watch)
