@@ -145,13 +145,31 @@ func (c *Controller) namesLocked() []string {
 	return names
 }
 
-// go runs fn as background work owned by the controller.
-func (c *Controller) goBackground(fn func()) {
+// addBackground counts one more piece of background work that Close waits
+// for, and reports false (counting nothing) once the controller is closed.
+// Counting under mu, where Close marks the controller closed before it
+// waits, keeps every Add ahead of that Wait.
+func (c *Controller) addBackground() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.wg.Add(1)
+	return true
+}
+
+// goBackground runs fn as background work owned by the controller; once
+// the controller is closed it does nothing and reports false.
+func (c *Controller) goBackground(fn func()) bool {
+	if !c.addBackground() {
+		return false
+	}
 	go func() {
 		defer c.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 var versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
@@ -340,7 +358,9 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config) error {
 	for _, s := range removed {
 		c.log.Warn("service removed from config, retiring it", "service", s.name)
 		s.stopTimers()
-		c.goBackground(func() { s.retireAll(c.ctx, "removed from config") })
+		if !c.goBackground(func() { s.retireAll(c.ctx, "removed from config") }) {
+			c.log.Warn("controller closed before the removed service was retired; the next start stops its instances", "service", s.name)
+		}
 	}
 	return nil
 }

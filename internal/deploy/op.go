@@ -78,11 +78,18 @@ func (o *opRun) timed(step string, since time.Time) time.Duration {
 	return d
 }
 
-// begin registers a new operation on the service, refusing when another runs.
+// begin registers a new operation on the service, refusing when another
+// runs or once the controller is closed. A registered operation counts as
+// background work of the controller from here on, so Close waits for it;
+// the caller must hand it to run.
 func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
+	if !s.c.addBackground() {
+		return nil, nil, fmt.Errorf("%w: service %s: controller is shutting down", ErrBusy, s.name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.op != nil {
+		s.c.wg.Done()
 		return nil, nil, fmt.Errorf("%w: service %s: %s of %s (op %s) is running since %s; wait for it to end, or run `cutover abort %s`",
 			ErrBusy, s.name, s.op.kind, s.op.version, s.op.id, s.op.start.Format(time.TimeOnly), s.name)
 	}
@@ -101,11 +108,12 @@ func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
 // run executes fn as op's body in the background and finishes the op:
 // history, the done event, and clearing the persisted operation.
 func (s *service) run(op *opRun, ctx context.Context, strategy string, fn func(context.Context, *opRun) result) {
-	s.c.goBackground(func() {
+	go func() {
+		defer s.c.wg.Done() // added by begin
 		res := fn(ctx, op)
 		op.cancel(nil)
 		s.finish(op, strategy, res)
-	})
+	}()
 }
 
 func (s *service) finish(op *opRun, strategy string, res result) {

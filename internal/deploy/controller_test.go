@@ -1,0 +1,74 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+)
+
+// TestBeginRefusedAfterClose: once Close ran, a service refuses to begin
+// an operation (a deploy, a rollback, a standby retirement), so nothing
+// is added to the work Close waited for.
+func TestBeginRefusedAfterClose(t *testing.T) {
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	c, _ := newSwitchController(t, agent, 3)
+	mustDeploy(t, c, "v1")
+	mustDeploy(t, c, "v2")
+	s, err := c.service("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.begin("deploy", "v3"); !errors.Is(err, ErrBusy) {
+		t.Errorf("begin after Close = %v, want ErrBusy", err)
+	}
+	if _, err := s.startDeploy(DeployRequest{Service: "shop", Version: "v3"}); !errors.Is(err, ErrBusy) {
+		t.Errorf("startDeploy after Close = %v, want ErrBusy", err)
+	}
+	if err := s.startRetireStandby("window ended"); !errors.Is(err, ErrBusy) {
+		t.Errorf("startRetireStandby after Close = %v, want ErrBusy", err)
+	}
+	if _, err := c.Deploy(context.Background(), DeployRequest{Service: "shop", Version: "v3"}); !errors.Is(err, ErrBusy) {
+		t.Errorf("Deploy after Close = %v, want ErrBusy", err)
+	}
+	if running := agent.runningOf(); running["v3"] != 0 {
+		t.Errorf("running %v after Close, want no v3", running)
+	}
+}
+
+// TestBeginRacingClose: operations begun while Close runs either start
+// before Close waits (and Close waits for them) or are refused; the race
+// detector sees no Add racing with Wait.
+func TestBeginRacingClose(t *testing.T) {
+	for range 20 {
+		agent := newFakeAgent(1, func(string, int) bool { return true })
+		c, _ := newSwitchController(t, agent, 3)
+		s, err := c.service("shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 4 {
+			wg.Go(func() {
+				<-start
+				_, err := s.startDeploy(DeployRequest{Service: "shop", Version: "v1"})
+				if err != nil && !errors.Is(err, ErrBusy) {
+					t.Errorf("startDeploy = %v, want success or ErrBusy", err)
+				}
+			})
+		}
+		close(start)
+		_ = c.Close()
+		wg.Wait()
+		s.mu.Lock()
+		op := s.op
+		s.mu.Unlock()
+		if op != nil {
+			t.Fatalf("op %s still registered after Close returned", op.id)
+		}
+	}
+}
