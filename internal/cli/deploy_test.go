@@ -59,7 +59,7 @@ func TestDeployJSONIsOneEventPerLine(t *testing.T) {
 
 func TestDeployOutcomeExitCodes(t *testing.T) {
 	tests := []struct {
-		outcome string
+		outcome store.Outcome
 		code    int
 	}{
 		{store.OutcomeDeployed, ExitOK},
@@ -69,7 +69,7 @@ func TestDeployOutcomeExitCodes(t *testing.T) {
 		{"something new", ExitFailed},
 	}
 	for _, tt := range tests {
-		t.Run(tt.outcome, func(t *testing.T) {
+		t.Run(tt.outcome.String(), func(t *testing.T) {
 			h := newHarness(t, fixtureServices()...)
 			h.fake.Script("deploy", outcomeScript(tt.outcome))
 			h.fake.Script("rollback", outcomeScript(tt.outcome))

@@ -83,7 +83,7 @@ func exitCodeOf(err error) int {
 }
 
 // outcomeExitCode maps the Outcome of an EventDone to the exit code.
-func outcomeExitCode(outcome string) int {
+func outcomeExitCode(outcome store.Outcome) int {
 	switch outcome {
 	case store.OutcomeDeployed:
 		return ExitOK

@@ -45,7 +45,7 @@ func TestExitCodeOf(t *testing.T) {
 }
 
 func TestOutcomeExitCode(t *testing.T) {
-	for outcome, want := range map[string]int{
+	for outcome, want := range map[store.Outcome]int{
 		store.OutcomeDeployed: ExitOK, store.OutcomeFailed: ExitFailed,
 		store.OutcomeRolledBack: ExitRolledBack, store.OutcomeAborted: ExitAborted, "": ExitFailed,
 	} {

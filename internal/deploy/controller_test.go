@@ -3,8 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/store"
 )
 
 // TestBeginRefusedAfterClose: once Close ran, a service refuses to begin
@@ -70,5 +74,43 @@ func TestBeginRacingClose(t *testing.T) {
 		if op != nil {
 			t.Fatalf("op %s still registered after Close returned", op.id)
 		}
+	}
+}
+
+// TestPersistRejectsIllegalTransition: a write that moves the recorded
+// operation along a transition the table does not allow fails and leaves
+// both the store and the state as they were.
+func TestPersistRejectsIllegalTransition(t *testing.T) {
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	c, st := newSwitchController(t, agent, 3)
+	s, err := c.service("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &opRun{id: "op-test", kind: store.OpDeploy, version: "v1", start: time.Now()}
+	if err := s.recordOp(context.Background(), op, store.PhaseStandby); !errors.Is(err, store.ErrIllegalTransition) {
+		t.Fatalf("recording an op in standby = %v, want ErrIllegalTransition", err)
+	}
+	if err := s.recordOp(context.Background(), op, store.PhaseStarting); err != nil {
+		t.Fatal(err)
+	}
+	before := stored(t, st)
+	_, err = s.persist(context.Background(), func(x *store.ServiceState) { x.Op.Phase = store.PhaseRetiring })
+	if !errors.Is(err, store.ErrIllegalTransition) || !strings.Contains(err.Error(), "starting") || !strings.Contains(err.Error(), "retiring") {
+		t.Fatalf("starting → retiring = %v, want ErrIllegalTransition naming both", err)
+	}
+	if after := stored(t, st); after.Generation != before.Generation || after.Op.Phase != store.PhaseStarting {
+		t.Errorf("stored op %+v (generation %d → %d), want it unchanged", after.Op, before.Generation, after.Generation)
+	}
+	if s.state().Op.Phase != store.PhaseStarting {
+		t.Errorf("state moved to %s", s.state().Op.Phase)
+	}
+	for _, p := range []store.Phase{store.PhaseGating, store.PhaseStandby, store.PhaseRetiring} {
+		if _, err := s.persist(context.Background(), func(x *store.ServiceState) { x.Op.Phase = p }); err != nil {
+			t.Fatalf("→ %s: %v", p, err)
+		}
+	}
+	if _, err := s.persist(context.Background(), func(x *store.ServiceState) { x.Op = nil }); err != nil {
+		t.Fatalf("ending the op: %v", err)
 	}
 }

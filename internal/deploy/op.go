@@ -30,7 +30,7 @@ type ctrlMsg struct {
 // opRun is an operation running in its own goroutine.
 type opRun struct {
 	id      string
-	kind    string // deploy | rollback | retire
+	kind    store.OpKind
 	version string
 	from    string
 	start   time.Time
@@ -46,7 +46,7 @@ type opRun struct {
 
 // result is how an operation ended.
 type result struct {
-	outcome string
+	outcome store.Outcome
 	reason  string
 	output  string
 }
@@ -82,7 +82,7 @@ func (o *opRun) timed(step string, since time.Time) time.Duration {
 // runs or once the controller is closed. A registered operation counts as
 // background work of the controller from here on, so Close waits for it;
 // the caller must hand it to run.
-func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
+func (s *service) begin(kind store.OpKind, version string) (*opRun, context.Context, error) {
 	if !s.c.addBackground() {
 		return nil, nil, fmt.Errorf("%w: service %s: controller is shutting down", ErrBusy, s.name)
 	}
@@ -122,7 +122,7 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 	if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Op = nil }); err != nil {
 		s.c.log.Error("clear operation", "service", s.name, "err", err)
 	}
-	if op.kind != "retire" {
+	if op.kind != store.OpRetire {
 		rec := store.HistoryRecord{
 			ID: op.id, Service: s.name, Kind: op.kind, Version: op.version, From: op.from, Strategy: strategy,
 			Start: op.start, End: time.Now(), Outcome: res.outcome, Reason: res.reason, Steps: op.steps,
@@ -151,10 +151,10 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 func doneMessage(op *opRun, res result) string {
 	switch res.outcome {
 	case store.OutcomeDeployed:
-		if op.kind == "rollback" {
+		if op.kind == store.OpRollback {
 			return fmt.Sprintf("rolled back to %s", op.version)
 		}
-		if op.kind == "retire" {
+		if op.kind == store.OpRetire {
 			return "retired"
 		}
 		return fmt.Sprintf("%s is live", op.version)
@@ -203,7 +203,7 @@ func (s *service) startDeploy(req DeployRequest) (string, error) {
 			return "", fmt.Errorf("%w: %s is already live; a canary needs a different version label", ErrInvalid, req.Version)
 		}
 	}
-	op, ctx, err := s.begin("deploy", req.Version)
+	op, ctx, err := s.begin(store.OpDeploy, req.Version)
 	if err != nil {
 		return "", err
 	}
@@ -243,7 +243,7 @@ func (s *service) abort() error {
 	s.mu.Lock()
 	op := s.op
 	s.mu.Unlock()
-	if op == nil || op.kind == "retire" {
+	if op == nil || op.kind == store.OpRetire {
 		return fmt.Errorf("%w: service %s has no deploy running", ErrNoOperation, s.name)
 	}
 	op.cancel(ErrAborted)

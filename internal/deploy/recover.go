@@ -79,7 +79,7 @@ func (s *service) restoreRolling() {
 	if version == "" {
 		return
 	}
-	op, ctx, err := s.begin("rollback", version)
+	op, ctx, err := s.begin(store.OpRollback, version)
 	if err != nil {
 		s.c.log.Error("restore after an interrupted rolling update", "service", s.name, "err", err)
 		return

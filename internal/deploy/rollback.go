@@ -20,7 +20,7 @@ func (s *service) startRollback(req RollbackRequest, why string) (string, error)
 	if target == "" {
 		return "", fmt.Errorf("%w: service %s has no standby and no previous version; name one with --to VERSION", ErrNothingToRollBack, s.name)
 	}
-	op, ctx, err := s.begin("rollback", target)
+	op, ctx, err := s.begin(store.OpRollback, target)
 	if err != nil {
 		return "", err
 	}
@@ -177,7 +177,7 @@ func (s *service) startAutoRollback(why string) (string, error) {
 	if st.Standby == nil {
 		return "", ErrNothingToRollBack
 	}
-	op, ctx, err := s.begin("rollback", st.Standby.Version)
+	op, ctx, err := s.begin(store.OpRollback, st.Standby.Version)
 	if err != nil {
 		return "", err
 	}

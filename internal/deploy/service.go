@@ -62,8 +62,19 @@ func (s *service) persist(ctx context.Context, mutate func(*store.ServiceState))
 }
 
 func (s *service) persistLocked(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
+	return s.writeLocked(ctx, mutate, true)
+}
+
+// writeLocked is persistLocked; with checked false it skips the transition
+// check, for restoring a state that was recorded before.
+func (s *service) writeLocked(ctx context.Context, mutate func(*store.ServiceState), checked bool) (store.ServiceState, error) {
 	next := cloneState(s.st)
 	mutate(&next)
+	if checked {
+		if err := checkOpTransition(s.st.Op, next.Op); err != nil {
+			return cloneState(s.st), fmt.Errorf("persist state of %s: %w", s.name, err)
+		}
+	}
 	next.Name = s.name
 	next.Generation = s.st.Generation + 1
 	// Persisting must not be cut short by a cancelled operation: a
@@ -75,6 +86,23 @@ func (s *service) persistLocked(ctx context.Context, mutate func(*store.ServiceS
 	}
 	s.st = next
 	return cloneState(next), nil
+}
+
+// checkOpTransition checks a change of the recorded operation against the
+// transition table: an operation replaced by another one ends, and the new
+// one begins from store.PhaseNone.
+func checkOpTransition(prev, next *store.Operation) error {
+	from, to := store.PhaseNone, store.PhaseNone
+	if prev != nil && next != nil && prev.ID == next.ID {
+		from = prev.Phase
+	}
+	if next != nil {
+		to = next.Phase
+	}
+	if err := store.CheckTransition(from, to); err != nil {
+		return fmt.Errorf("operation %s: %w", next.ID, err)
+	}
+	return nil
 }
 
 func cloneRelease(r *store.Release) *store.Release {

@@ -63,7 +63,7 @@ func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceSta
 	start := time.Now()
 	if err := s.route(routeSpec(s.cfg, next)); err != nil {
 		err = fmt.Errorf("publish routing of %s: %w", s.name, err)
-		restored, rerr := s.persistLocked(ctx, func(st *store.ServiceState) { *st = cloneState(prev) })
+		restored, rerr := s.writeLocked(ctx, func(st *store.ServiceState) { *st = cloneState(prev) }, false)
 		if rerr != nil {
 			gen := s.st.Generation
 			s.st = cloneState(prev)
@@ -235,7 +235,7 @@ func (s *service) startRetireStandby(why string) error {
 	if st.Standby == nil {
 		return nil
 	}
-	op, ctx, err := s.begin("retire", st.Standby.Version)
+	op, ctx, err := s.begin(store.OpRetire, st.Standby.Version)
 	if err != nil {
 		return err
 	}
@@ -282,5 +282,5 @@ func opOrNop(op *opRun, s *service) *opRun {
 	if op != nil {
 		return op
 	}
-	return &opRun{id: newID("bg-"), kind: "retire", start: time.Now(), svc: s, steps: map[string]time.Duration{}}
+	return &opRun{id: newID("bg-"), kind: store.OpRetire, start: time.Now(), svc: s, steps: map[string]time.Duration{}}
 }

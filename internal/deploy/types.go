@@ -81,7 +81,7 @@ type Event struct {
 	// Elapsed is the time since the operation began.
 	Elapsed time.Duration `json:"elapsed"`
 	// Outcome is set on EventDone: deployed, failed, rolled_back, aborted.
-	Outcome string `json:"outcome,omitempty"`
+	Outcome store.Outcome `json:"outcome,omitempty"`
 	// Error explains a failure; Output holds the instance's last log lines.
 	Error  string `json:"error,omitempty"`
 	Output string `json:"output,omitempty"`
