@@ -212,6 +212,8 @@ func (s *service) retireAll(ctx context.Context, why string) {
 	if st.Op != nil {
 		s.stopInstances(ctx, nil, st.Op.Started, why)
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.c.opts.Store.Delete(context.WithoutCancel(ctx), s.name); err != nil {
 		s.c.log.Error("delete state", "service", s.name, "err", err)
 	}

@@ -53,23 +53,26 @@ func (s *service) setPhase(ctx context.Context, phase store.Phase) {
 // it; a crash before that recovers from the recorded state, whose instances
 // are re-gated before they are routed.
 func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, time.Duration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prev := cloneState(s.st)
-	next, err := s.persistLocked(ctx, mutate)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	prev := s.state()
+	next, err := s.persistSeq(ctx, mutate)
 	if err != nil {
 		return prev, 0, err
 	}
 	start := time.Now()
-	if err := s.route(routeSpec(s.cfg, next)); err != nil {
+	if err := s.route(routeSpec(s.config(), next)); err != nil {
 		err = fmt.Errorf("publish routing of %s: %w", s.name, err)
-		restored, rerr := s.writeLocked(ctx, func(st *store.ServiceState) { *st = cloneState(prev) }, false)
+		restored, rerr := s.writeSeq(ctx, func(st *store.ServiceState) { *st = cloneState(prev) }, false)
 		if rerr != nil {
+			s.mu.Lock()
 			gen := s.st.Generation
 			s.st = cloneState(prev)
 			s.st.Generation = gen
+			cur := cloneState(s.st)
+			s.mu.Unlock()
 			s.c.log.Error("record restored routing", "service", s.name, "err", rerr)
-			return cloneState(s.st), 0, fmt.Errorf("%w; recording the previous routing again failed: %v", err, rerr)
+			return cur, 0, fmt.Errorf("%w; recording the previous routing again failed: %v", err, rerr)
 		}
 		return restored, 0, err
 	}
