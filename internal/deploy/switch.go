@@ -253,6 +253,23 @@ func (s *service) startRetireStandby(why string) error {
 // retireStandby stops the standby release (already drained when it stopped
 // receiving traffic) and forgets it.
 func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
+	sb := cloneRelease(s.state().Standby)
+	if sb == nil {
+		return
+	}
+	start := time.Now()
+	s.stopStandby(ctx, op, why)
+	s.forgetMetrics(sb.Version)
+	if op != nil {
+		op.timed("retire", start)
+	}
+	sc := s.config()
+	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
+}
+
+// stopStandby stops the standby release (already drained when it stopped
+// receiving traffic), ends its window and forgets it.
+func (s *service) stopStandby(ctx context.Context, op *opRun, why string) {
 	s.mu.Lock()
 	if s.standbyTimer != nil {
 		s.standbyTimer.Stop()
@@ -263,8 +280,6 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 	if sb == nil {
 		return
 	}
-	start := time.Now()
-	// The standby was drained when it left the routing table.
 	s.stopInstances(ctx, op, sb.Instances, why)
 	if _, err := s.persist(ctx, func(st *store.ServiceState) {
 		st.Standby = nil
@@ -272,12 +287,6 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 	}); err != nil {
 		s.c.log.Error("forget standby", "service", s.name, "err", err)
 	}
-	s.forgetMetrics(sb.Version)
-	if op != nil {
-		op.timed("retire", start)
-	}
-	sc := s.config()
-	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
 }
 
 // opOrNop returns op, or a throwaway op for hooks run outside operations.
