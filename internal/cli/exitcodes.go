@@ -74,8 +74,6 @@ func exitCodeOf(err error) int {
 		return ExitRefused
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, deploy.ErrInvalid), errors.Is(err, api.ErrBadAddress):
 		return ExitUsage
-	case errors.Is(err, deploy.ErrRolledBack):
-		return ExitRolledBack
 	case errors.Is(err, deploy.ErrAborted):
 		return ExitAborted
 	}

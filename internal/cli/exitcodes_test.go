@@ -32,9 +32,8 @@ func TestExitCodeOf(t *testing.T) {
 		{&api.Error{Status: 500, Code: api.CodeInternal}, ExitFailed},
 		{config.Errors{{Msg: "x"}}, ExitUsage},
 		{fmt.Errorf("%w", api.ErrBadAddress), ExitUsage},
-		{deploy.ErrRolledBack, ExitRolledBack},
 		{deploy.ErrAborted, ExitAborted},
-		{deploy.ErrFailed, ExitFailed},
+		{errors.New("deploy failed"), ExitFailed},
 		{context.Canceled, ExitFailed},
 	}
 	for _, tt := range tests {

@@ -21,10 +21,6 @@ var (
 	ErrNoOperation = errors.New("no operation in progress")
 	// ErrNothingToRollBack: no standby and no previous version (409).
 	ErrNothingToRollBack = errors.New("nothing to roll back to")
-	// ErrFailed: the operation failed; traffic is unchanged.
-	ErrFailed = errors.New("deploy failed")
-	// ErrRolledBack: the operation switched and was then rolled back automatically.
-	ErrRolledBack = errors.New("rolled back")
 	// ErrAborted: the operation was aborted by the user; traffic is unchanged.
 	ErrAborted = errors.New("aborted")
 )
