@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -39,6 +40,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogDir is where instance logs go (default <state_dir>/logs).
 	LogDir string
+	// HostName names this host on the instances the controller starts
+	// (default os.Hostname()).
+	HostName string
 }
 
 // Controller runs deploys. Its methods are safe for concurrent use.
@@ -68,6 +72,13 @@ func New(opts Options) (*Controller, error) {
 	}
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(opts.Config.StateDir, "logs")
+	}
+	if opts.HostName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("%w: name this host with Options.HostName: %v", ErrInvalid, err)
+		}
+		opts.HostName = h
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Controller{

@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -112,5 +114,33 @@ func TestPersistRejectsIllegalTransition(t *testing.T) {
 	}
 	if _, err := s.persist(context.Background(), func(x *store.ServiceState) { x.Op = nil }); err != nil {
 		t.Fatalf("ending the op: %v", err)
+	}
+}
+
+// TestInstancesCarryTheirHost: the instances a controller starts carry the
+// host name it was given, or this machine's name by default, in the state
+// it records.
+func TestInstancesCarryTheirHost(t *testing.T) {
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ given, want string }{{"web-3", "web-3"}, {"", hostname}} {
+		agent := newFakeAgent(1, func(string, int) bool { return true })
+		st := openStore(t, t.TempDir())
+		c, err := New(Options{Config: switchConfig(t, testPorts(t, 2), ""), Store: st, Agent: agent, HostName: tc.given,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mustDeploy(t, c, "v1")
+		got := stored(t, st).Active.Instances
+		if len(got) != 1 || got[0].Host != tc.want {
+			t.Errorf("HostName %q: recorded instances %+v, want host %q", tc.given, got, tc.want)
+		}
 	}
 }
