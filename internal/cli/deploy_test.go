@@ -10,6 +10,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/api/apitest"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 func TestDeployProgressGolden(t *testing.T) {
@@ -136,10 +137,10 @@ func TestDeployInterrupt(t *testing.T) {
 	h.fake.Script("deploy", deployedScript()[:2])
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := make(chan int, 1)
 	go func() { code <- h.start(ctx, &out, &errOut, "deploy", "web", "v2") }()
-	if !out.waitFor(waitCtx(t), "v2 healthy after 3 probes") {
+	if !out.WaitFor(waitCtx(t), "v2 healthy after 3 probes") {
 		t.Fatalf("progress not shown: %q", out.String())
 	}
 	cancel()

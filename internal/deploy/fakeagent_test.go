@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // fakeAgent is an Agent without processes or sockets: instances start at
@@ -176,13 +176,8 @@ func (a *fakeAgent) bounds() (minRoute, maxRoute int) {
 func testPorts(t *testing.T, n int) []string {
 	t.Helper()
 	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-		defer l.Close()
+	for i, p := range testutil.FreePorts(t, n) {
+		out[i] = fmt.Sprint(p)
 	}
 	return out
 }

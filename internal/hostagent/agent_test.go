@@ -15,6 +15,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // agentFakeRuntime is a runtime of kind "docker" whose answers the test
@@ -102,29 +103,12 @@ func (f *agentFakeRuntime) healthCalls() int {
 type agentTestEnv struct {
 	agent *Agent
 	rt    *agentFakeRuntime
-	logs  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs  *testutil.SyncBuffer
 }
 
 func newAgentTestEnv(t *testing.T) *agentTestEnv {
 	t.Helper()
-	e := &agentTestEnv{rt: newAgentFakeRuntime(), logs: &lockedBuffer{}}
+	e := &agentTestEnv{rt: newAgentFakeRuntime(), logs: &testutil.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
 	px, err := proxy.New(proxy.Options{Logger: log})
 	if err != nil {
