@@ -101,7 +101,7 @@ func follow(ctx context.Context, c *api.Client, r *opRun) error {
 				r.SwitchUS = int64(f)
 			}
 		case ev.Type == deploy.EventDone:
-			r.Done, r.Outcome = t, ev.Outcome
+			r.Done, r.Outcome = t, ev.Outcome.String()
 			if ev.Outcome != "deployed" {
 				return fmt.Errorf("%s %s ended %s: %s", r.Kind, r.Version, ev.Outcome, ev.Error)
 			}

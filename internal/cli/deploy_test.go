@@ -10,6 +10,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/api/apitest"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 func TestDeployProgressGolden(t *testing.T) {
@@ -59,7 +60,7 @@ func TestDeployJSONIsOneEventPerLine(t *testing.T) {
 
 func TestDeployOutcomeExitCodes(t *testing.T) {
 	tests := []struct {
-		outcome string
+		outcome store.Outcome
 		code    int
 	}{
 		{store.OutcomeDeployed, ExitOK},
@@ -69,7 +70,7 @@ func TestDeployOutcomeExitCodes(t *testing.T) {
 		{"something new", ExitFailed},
 	}
 	for _, tt := range tests {
-		t.Run(tt.outcome, func(t *testing.T) {
+		t.Run(tt.outcome.String(), func(t *testing.T) {
 			h := newHarness(t, fixtureServices()...)
 			h.fake.Script("deploy", outcomeScript(tt.outcome))
 			h.fake.Script("rollback", outcomeScript(tt.outcome))
@@ -136,10 +137,10 @@ func TestDeployInterrupt(t *testing.T) {
 	h.fake.Script("deploy", deployedScript()[:2])
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := make(chan int, 1)
 	go func() { code <- h.start(ctx, &out, &errOut, "deploy", "web", "v2") }()
-	if !out.waitFor(waitCtx(t), "v2 healthy after 3 probes") {
+	if !out.WaitFor(waitCtx(t), "v2 healthy after 3 probes") {
 		t.Fatalf("progress not shown: %q", out.String())
 	}
 	cancel()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 func TestEventsFollowAll(t *testing.T) {
@@ -15,7 +16,7 @@ func TestEventsFollowAll(t *testing.T) {
 			h := newHarness(t, fixtureServices()...)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			var out, errOut syncBuffer
+			var out, errOut testutil.SyncBuffer
 			code := make(chan int, 1)
 			go func() { code <- h.start(ctx, &out, &errOut, "events", "-o", format) }()
 			if err := h.fake.WaitSubscribers(waitCtx(t), 1); err != nil {
@@ -26,7 +27,7 @@ func TestEventsFollowAll(t *testing.T) {
 				h.fake.Publish(e)
 			}
 			last := deployedScript()[len(deployedScript())-1].Message
-			if !out.waitFor(waitCtx(t), last) {
+			if !out.WaitFor(waitCtx(t), last) {
 				t.Fatalf("events not shown: %q", out.String())
 			}
 			cancel()
@@ -42,7 +43,7 @@ func TestEventsOfOneService(t *testing.T) {
 	h := newHarness(t, fixtureServices()...)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := make(chan int, 1)
 	go func() { code <- h.start(ctx, &out, &errOut, "events", "web", "-o", "json") }()
 	if err := h.fake.WaitSubscribers(waitCtx(t), 1); err != nil {
@@ -50,7 +51,7 @@ func TestEventsOfOneService(t *testing.T) {
 	}
 	h.fake.Publish(deploy.Event{Service: "api", OpID: "op-1", Type: deploy.EventInfo, Message: "not shown"})
 	h.fake.Publish(deploy.Event{Service: "web", OpID: "op-2", Type: deploy.EventInfo, Message: "shown"})
-	if !out.waitFor(waitCtx(t), "shown") {
+	if !out.WaitFor(waitCtx(t), "shown") {
 		t.Fatal("web event not shown")
 	}
 	cancel()
@@ -64,7 +65,7 @@ func TestEventsOfOneService(t *testing.T) {
 
 func TestEventsServerGoesAway(t *testing.T) {
 	h := newHarness(t, fixtureServices()...)
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := make(chan int, 1)
 	go func() { code <- h.start(t.Context(), &out, &errOut, "events") }()
 	if err := h.fake.WaitSubscribers(waitCtx(t), 1); err != nil {

@@ -76,8 +76,6 @@ func exitCodeOf(err error) int {
 		return ExitRefused
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, deploy.ErrInvalid), errors.Is(err, api.ErrBadAddress):
 		return ExitUsage
-	case errors.Is(err, deploy.ErrRolledBack):
-		return ExitRolledBack
 	case errors.Is(err, deploy.ErrAborted):
 		return ExitAborted
 	}
@@ -85,7 +83,7 @@ func exitCodeOf(err error) int {
 }
 
 // outcomeExitCode maps the Outcome of an EventDone to the exit code.
-func outcomeExitCode(outcome string) int {
+func outcomeExitCode(outcome store.Outcome) int {
 	switch outcome {
 	case store.OutcomeDeployed:
 		return ExitOK

@@ -32,9 +32,8 @@ func TestExitCodeOf(t *testing.T) {
 		{&api.Error{Status: 500, Code: api.CodeInternal}, ExitFailed},
 		{config.Errors{{Msg: "x"}}, ExitUsage},
 		{fmt.Errorf("%w", api.ErrBadAddress), ExitUsage},
-		{deploy.ErrRolledBack, ExitRolledBack},
 		{deploy.ErrAborted, ExitAborted},
-		{deploy.ErrFailed, ExitFailed},
+		{errors.New("deploy failed"), ExitFailed},
 		{context.Canceled, ExitFailed},
 	}
 	for _, tt := range tests {
@@ -45,7 +44,7 @@ func TestExitCodeOf(t *testing.T) {
 }
 
 func TestOutcomeExitCode(t *testing.T) {
-	for outcome, want := range map[string]int{
+	for outcome, want := range map[store.Outcome]int{
 		store.OutcomeDeployed: ExitOK, store.OutcomeFailed: ExitFailed,
 		store.OutcomeRolledBack: ExitRolledBack, store.OutcomeAborted: ExitAborted, "": ExitFailed,
 	} {

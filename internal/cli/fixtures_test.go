@@ -104,7 +104,7 @@ func failedScript() []deploy.Event {
 	}
 }
 
-func outcomeScript(outcome string) []deploy.Event {
+func outcomeScript(outcome store.Outcome) []deploy.Event {
 	done := ev(100, deploy.EventDone, "", "")
 	done.Outcome = outcome
 	return []deploy.Event{ev(1, deploy.EventStep, "start", "starting v2"), done}

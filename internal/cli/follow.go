@@ -9,11 +9,12 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/store"
 )
 
 // follow prints the events of one operation until its EventDone and returns
 // its outcome. It returns ctx's error when ctx ends first.
-func (a *app) follow(ctx context.Context, c *api.Client, service, op string) (string, error) {
+func (a *app) follow(ctx context.Context, c *api.Client, service, op string) (store.Outcome, error) {
 	stream, err := c.Events(ctx, service, op)
 	if err != nil {
 		return "", err

@@ -1,20 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/api/apitest"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -68,13 +66,13 @@ func (h *harness) run(t *testing.T, args ...string) result {
 }
 
 func (h *harness) runCtx(ctx context.Context, args ...string) result {
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code := h.start(ctx, &out, &errOut, args...)
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }
 
 // start runs the command line with the given outputs.
-func (h *harness) start(ctx context.Context, out, errOut *syncBuffer, args ...string) int {
+func (h *harness) start(ctx context.Context, out, errOut *testutil.SyncBuffer, args ...string) int {
 	env := map[string]string{}
 	if h != nil {
 		env = h.env
@@ -87,51 +85,6 @@ func (h *harness) start(ctx context.Context, out, errOut *syncBuffer, args ...st
 		loc:    time.UTC,
 	}
 	return a.run(ctx, args)
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers,
-// which can wait for text to appear.
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written chan struct{} // closed and replaced on every write
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.written != nil {
-		close(b.written)
-		b.written = nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor blocks until the buffer contains s or ctx is done.
-func (b *syncBuffer) waitFor(ctx context.Context, s string) bool {
-	for {
-		b.mu.Lock()
-		if strings.Contains(b.buf.String(), s) {
-			b.mu.Unlock()
-			return true
-		}
-		if b.written == nil {
-			b.written = make(chan struct{})
-		}
-		ch := b.written
-		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return false
-		}
-	}
 }
 
 // golden compares got with testdata/name.golden, rewriting it with -update.

@@ -117,9 +117,9 @@ func shortDuration(d time.Duration) string {
 }
 
 // outcomeWord spells an outcome for people.
-func outcomeWord(o string) string {
+func outcomeWord(o store.Outcome) string {
 	if o == store.OutcomeRolledBack {
 		return "rolled back"
 	}
-	return dash(o)
+	return dash(o.String())
 }

@@ -142,7 +142,7 @@ func (a *app) operationCell(s deploy.ServiceStatus) string {
 		return "-"
 	}
 	op := s.Op
-	cell := op.Kind + " " + op.Version + ": " + string(op.Phase)
+	cell := op.Kind.String() + " " + op.Version + ": " + string(op.Phase)
 	if op.Step > 0 {
 		cell += " step " + strconv.Itoa(op.Step)
 	}

@@ -37,15 +37,11 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 		return undo(err)
 	}
 	s.watchRelease(&store.Release{Instances: insts}, true)
-	s.mu.Lock()
-	op.acceptsCanary = true
-	s.mu.Unlock()
+	op.acceptsCanary.Store(true)
 
 	run := &canaryRun{s: s, op: op, sc: sc, version: req.Version, insts: insts, since: since, forced: req.Force}
 	res := run.steps(ctx, steps)
-	s.mu.Lock()
-	op.acceptsCanary = false
-	s.mu.Unlock()
+	op.acceptsCanary.Store(false)
 	if res.outcome == store.OutcomeDeployed {
 		return s.promoteCanary(ctx, op, req, env)
 	}
@@ -77,9 +73,9 @@ func canarySteps(cfg []float64) []float64 {
 // setCanaryWeight records the canary's step (1-based), weight and pause
 // state, then applies the weight to the routing table.
 func (s *service) setCanaryWeight(ctx context.Context, step int, w float64, paused bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.persistLocked(ctx, func(st *store.ServiceState) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.persistSeq(ctx, func(st *store.ServiceState) {
 		if st.Op != nil {
 			st.Op.Step, st.Op.Weight, st.Op.Paused = step, w, paused
 		}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -41,6 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogDir is where instance logs go (default <state_dir>/logs).
 	LogDir string
+	// HostName names this host on the instances the controller starts
+	// (default os.Hostname()).
+	HostName string
 }
 
 // Controller runs deploys. Its methods are safe for concurrent use.
@@ -70,6 +74,13 @@ func New(opts Options) (*Controller, error) {
 	}
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(opts.Config.StateDir, "logs")
+	}
+	if opts.HostName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("%w: name this host with Options.HostName: %v", ErrInvalid, err)
+		}
+		opts.HostName = h
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Controller{
@@ -147,13 +158,31 @@ func (c *Controller) namesLocked() []string {
 	return names
 }
 
-// go runs fn as background work owned by the controller.
-func (c *Controller) goBackground(fn func()) {
+// addBackground counts one more piece of background work that Close waits
+// for, and reports false (counting nothing) once the controller is closed.
+// Counting under mu, where Close marks the controller closed before it
+// waits, keeps every Add ahead of that Wait.
+func (c *Controller) addBackground() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.wg.Add(1)
+	return true
+}
+
+// goBackground runs fn as background work owned by the controller; once
+// the controller is closed it does nothing and reports false.
+func (c *Controller) goBackground(fn func()) bool {
+	if !c.addBackground() {
+		return false
+	}
 	go func() {
 		defer c.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 var versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
@@ -368,7 +397,9 @@ func (c *Controller) Reload(ctx context.Context, cfg *config.Config, opts Reload
 	for _, s := range removed {
 		c.log.Warn("service removed from config, retiring it", "service", s.name)
 		s.stopTimers()
-		c.goBackground(func() { s.retireAll(c.ctx, "removed from config") })
+		if !c.goBackground(func() { s.retireAll(c.ctx, "removed from config") }) {
+			c.log.Warn("controller closed before the removed service was retired; the next start stops its instances", "service", s.name)
+		}
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func (s *service) startInstances(ctx context.Context, op *opRun, version string,
 			port = p
 		}
 		id := instanceID(s.name, version)
-		planned := runtime.Instance{ID: id, Service: s.name, Version: version, Runtime: sc.Runtime, Port: port, StartedAt: time.Now()}
+		planned := runtime.Instance{ID: id, Service: s.name, Version: version, Runtime: sc.Runtime, Host: s.c.opts.HostName, Port: port, StartedAt: time.Now()}
 		if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Op.Started = append(st.Op.Started, planned) }); err != nil {
 			s.stopInstances(ctx, op, started, "start failed")
 			return nil, err
@@ -69,6 +69,7 @@ func (s *service) startInstances(ctx context.Context, op *opRun, version string,
 			s.stopInstances(ctx, op, started, "start failed")
 			return nil, fmt.Errorf("start %s: %w", version, err)
 		}
+		inst.Host = s.c.opts.HostName
 		started = append(started, inst)
 		if _, err := s.persist(ctx, func(st *store.ServiceState) { replaceStarted(st.Op, inst) }); err != nil {
 			s.stopInstances(ctx, op, started, "start failed")

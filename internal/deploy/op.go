@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
@@ -29,7 +30,7 @@ type ctrlMsg struct {
 // opRun is an operation running in its own goroutine.
 type opRun struct {
 	id      string
-	kind    string // deploy | rollback | retire
+	kind    store.OpKind
 	version string
 	from    string
 	start   time.Time
@@ -37,13 +38,15 @@ type opRun struct {
 	cancel  context.CancelCauseFunc
 	ctrl    chan ctrlMsg
 	steps   map[string]time.Duration
-	// accepts tells which control messages the op handles now.
-	acceptsPromote, acceptsCanary bool
+	// acceptsPromote and acceptsCanary tell which control messages the op
+	// handles now. The op's goroutine sets them; control, promote and
+	// health callbacks read them from other goroutines.
+	acceptsPromote, acceptsCanary atomic.Bool
 }
 
 // result is how an operation ended.
 type result struct {
-	outcome string
+	outcome store.Outcome
 	reason  string
 	output  string
 }
@@ -75,11 +78,18 @@ func (o *opRun) timed(step string, since time.Time) time.Duration {
 	return d
 }
 
-// begin registers a new operation on the service, refusing when another runs.
-func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
+// begin registers a new operation on the service, refusing when another
+// runs or once the controller is closed. A registered operation counts as
+// background work of the controller from here on, so Close waits for it;
+// the caller must hand it to run.
+func (s *service) begin(kind store.OpKind, version string) (*opRun, context.Context, error) {
+	if !s.c.addBackground() {
+		return nil, nil, fmt.Errorf("%w: service %s: controller is shutting down", ErrBusy, s.name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.op != nil {
+		s.c.wg.Done()
 		return nil, nil, fmt.Errorf("%w: service %s: %s of %s (op %s) is running since %s; wait for it to end, or run `cutover abort %s`",
 			ErrBusy, s.name, s.op.kind, s.op.version, s.op.id, s.op.start.Format(time.TimeOnly), s.name)
 	}
@@ -98,11 +108,12 @@ func (s *service) begin(kind, version string) (*opRun, context.Context, error) {
 // run executes fn as op's body in the background and finishes the op:
 // history, the done event, and clearing the persisted operation.
 func (s *service) run(op *opRun, ctx context.Context, strategy string, fn func(context.Context, *opRun) result) {
-	s.c.goBackground(func() {
+	go func() {
+		defer s.c.wg.Done() // added by begin
 		res := fn(ctx, op)
 		op.cancel(nil)
 		s.finish(op, strategy, res)
-	})
+	}()
 }
 
 func (s *service) finish(op *opRun, strategy string, res result) {
@@ -111,7 +122,7 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 	if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Op = nil }); err != nil {
 		s.c.log.Error("clear operation", "service", s.name, "err", err)
 	}
-	if op.kind != "retire" {
+	if op.kind != store.OpRetire {
 		rec := store.HistoryRecord{
 			ID: op.id, Service: s.name, Kind: op.kind, Version: op.version, From: op.from, Strategy: strategy,
 			Start: op.start, End: time.Now(), Outcome: res.outcome, Reason: res.reason, Steps: op.steps,
@@ -140,10 +151,10 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 func doneMessage(op *opRun, res result) string {
 	switch res.outcome {
 	case store.OutcomeDeployed:
-		if op.kind == "rollback" {
+		if op.kind == store.OpRollback {
 			return fmt.Sprintf("rolled back to %s", op.version)
 		}
-		if op.kind == "retire" {
+		if op.kind == store.OpRetire {
 			return "retired"
 		}
 		return fmt.Sprintf("%s is live", op.version)
@@ -192,7 +203,7 @@ func (s *service) startDeploy(req DeployRequest) (string, error) {
 			return "", fmt.Errorf("%w: %s is already live; a canary needs a different version label", ErrInvalid, req.Version)
 		}
 	}
-	op, ctx, err := s.begin("deploy", req.Version)
+	op, ctx, err := s.begin(store.OpDeploy, req.Version)
 	if err != nil {
 		return "", err
 	}
@@ -216,7 +227,7 @@ func (s *service) control(m ctrlMsg) error {
 	s.mu.Lock()
 	op := s.op
 	s.mu.Unlock()
-	if op == nil || !op.acceptsCanary {
+	if op == nil || !op.acceptsCanary.Load() {
 		return fmt.Errorf("%w: service %s has no canary running", ErrNoOperation, s.name)
 	}
 	select {
@@ -232,7 +243,7 @@ func (s *service) abort() error {
 	s.mu.Lock()
 	op := s.op
 	s.mu.Unlock()
-	if op == nil || op.kind == "retire" {
+	if op == nil || op.kind == store.OpRetire {
 		return fmt.Errorf("%w: service %s has no deploy running", ErrNoOperation, s.name)
 	}
 	op.cancel(ErrAborted)
@@ -245,7 +256,7 @@ func (s *service) promote() error {
 	op := s.op
 	hasStandby := s.st.Standby != nil
 	s.mu.Unlock()
-	if op != nil && (op.acceptsPromote || op.acceptsCanary) {
+	if op != nil && (op.acceptsPromote.Load() || op.acceptsCanary.Load()) {
 		select {
 		case op.ctrl <- ctrlMsg{kind: ctrlPromote}:
 			return nil

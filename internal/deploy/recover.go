@@ -79,7 +79,7 @@ func (s *service) restoreRolling() {
 	if version == "" {
 		return
 	}
-	op, ctx, err := s.begin("rollback", version)
+	op, ctx, err := s.begin(store.OpRollback, version)
 	if err != nil {
 		s.c.log.Error("restore after an interrupted rolling update", "service", s.name, "err", err)
 		return
@@ -120,6 +120,7 @@ func (s *service) recover(ctx context.Context) {
 	}); err != nil {
 		s.c.log.Error("persist recovered state", "service", s.name, "err", err)
 	}
+	s.wmu.Lock()
 	s.mu.Lock()
 	// Keep the version of an active release whose instances all died, so
 	// replaceDeadActive can start it again.
@@ -127,6 +128,7 @@ func (s *service) recover(ctx context.Context) {
 		s.st.Active = &store.Release{Version: st.Active.Version, Since: st.Active.Since}
 	}
 	s.mu.Unlock()
+	s.wmu.Unlock()
 }
 
 // recoverOp finishes or undoes an operation a crash interrupted.

@@ -20,7 +20,7 @@ func (s *service) startRollback(req RollbackRequest, why string) (string, error)
 	if target == "" {
 		return "", fmt.Errorf("%w: service %s has no standby and no previous version; name one with --to VERSION", ErrNothingToRollBack, s.name)
 	}
-	op, ctx, err := s.begin("rollback", target)
+	op, ctx, err := s.begin(store.OpRollback, target)
 	if err != nil {
 		return "", err
 	}
@@ -156,7 +156,7 @@ func (s *service) onActiveUnhealthy(id, reason string) {
 	}
 	why := fmt.Sprintf("%s turned unhealthy after the switch (%s: %s)", version, id, reason)
 	if op != nil {
-		if op.acceptsPromote {
+		if op.acceptsPromote.Load() {
 			select {
 			case op.ctrl <- ctrlMsg{kind: ctrlUnhealthy, reason: why}:
 			default:
@@ -177,7 +177,7 @@ func (s *service) startAutoRollback(why string) (string, error) {
 	if st.Standby == nil {
 		return "", ErrNothingToRollBack
 	}
-	op, ctx, err := s.begin("rollback", st.Standby.Version)
+	op, ctx, err := s.begin(store.OpRollback, st.Standby.Version)
 	if err != nil {
 		return "", err
 	}
@@ -212,6 +212,8 @@ func (s *service) retireAll(ctx context.Context, why string) {
 	if st.Op != nil {
 		s.stopInstances(ctx, nil, st.Op.Started, why)
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.c.opts.Store.Delete(context.WithoutCancel(ctx), s.name); err != nil {
 		s.c.log.Error("delete state", "service", s.name, "err", err)
 	}

@@ -2,168 +2,15 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
-	"github.com/cutover-dev/cutover/internal/health"
-	"github.com/cutover-dev/cutover/internal/proxy"
-	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
-
-// rollAgent is an Agent without processes or sockets: instances start at
-// once, gates pass or fail as healthy says, and every routing table
-// published is checked against the rolling bounds.
-type rollAgent struct {
-	// healthy decides the gate of the nth instance (0-based) of a version.
-	healthy func(version string, nth int) bool
-
-	mu       sync.Mutex
-	started  map[string]int // version → instances started
-	nth      map[string]int // instance → its start order within its version
-	running  map[string]runtime.Instance
-	watched  map[string]bool
-	routes   int
-	minRoute int // fewest routed targets in a table published after the first full one
-	maxRoute int // most routed targets in any table
-	full     int // routed targets of a full release
-}
-
-func newRollAgent(full int, healthy func(string, int) bool) *rollAgent {
-	return &rollAgent{healthy: healthy, started: map[string]int{}, nth: map[string]int{}, running: map[string]runtime.Instance{},
-		watched: map[string]bool{}, minRoute: 1 << 30, full: full}
-}
-
-var errFakeUnhealthy = errors.New("status 503")
-
-func (a *rollAgent) Start(_ context.Context, spec runtime.StartSpec) (runtime.Instance, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	in := runtime.Instance{ID: spec.InstanceID, Service: spec.Service.Name, Version: spec.Version,
-		Runtime: spec.Service.Runtime, Port: spec.Port, Addr: fmt.Sprintf("127.0.0.1:%d", spec.Port), StartedAt: time.Now()}
-	a.running[in.ID] = in
-	a.nth[in.ID] = a.started[spec.Version]
-	a.started[spec.Version]++
-	return in, nil
-}
-
-func (a *rollAgent) Stop(_ context.Context, in runtime.Instance, _ time.Duration) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.running, in.ID)
-	delete(a.watched, in.ID)
-	return nil
-}
-
-func (a *rollAgent) Inspect(_ context.Context, in runtime.Instance) (runtime.State, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.running[in.ID]
-	return runtime.State{Running: ok, ExitCode: -1}, nil
-}
-
-func (a *rollAgent) LogTail(context.Context, runtime.Instance, int) string { return "" }
-
-func (a *rollAgent) Gate(_ context.Context, in runtime.Instance, _ health.Check, _ time.Duration) (health.Result, error) {
-	a.mu.Lock()
-	nth := a.nth[in.ID]
-	a.mu.Unlock()
-	if !a.healthy(in.Version, nth) {
-		return health.Result{Status: 503}, errFakeUnhealthy
-	}
-	return health.Result{Healthy: true, Attempts: 1, Status: 200}, nil
-}
-
-func (a *rollAgent) Route(spec proxy.ServiceSpec) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := len(spec.Active.Targets)
-	if spec.Candidate != nil {
-		n += len(spec.Candidate.Targets)
-	}
-	a.routes++
-	a.maxRoute = max(a.maxRoute, n)
-	if a.minRoute != 1<<30 || n >= a.full {
-		a.minRoute = min(a.minRoute, n)
-	}
-	return nil
-}
-
-func (a *rollAgent) Unroute(string)                  {}
-func (a *rollAgent) SetWeight(string, float64) error { return nil }
-func (a *rollAgent) Drain(context.Context, string, time.Duration) (proxy.DrainResult, error) {
-	return proxy.DrainResult{}, nil
-}
-
-func (a *rollAgent) Watch(in runtime.Instance, _ health.Check, healthy bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.watched[in.ID] = healthy
-}
-
-func (a *rollAgent) Unwatch(id string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.watched, id)
-}
-
-func (a *rollAgent) Healthy(id string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.watched[id]
-}
-
-func (a *rollAgent) List(context.Context) ([]runtime.Instance, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []runtime.Instance
-	for _, in := range a.running {
-		out = append(out, in)
-	}
-	return out, nil
-}
-
-func (a *rollAgent) InFlight(string) int64 { return 0 }
-
-// runningOf counts running instances per version.
-func (a *rollAgent) runningOf() map[string]int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m := map[string]int{}
-	for _, in := range a.running {
-		m[in.Version]++
-	}
-	return m
-}
-
-func (a *rollAgent) bounds() (minRoute, maxRoute int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.minRoute, a.maxRoute
-}
-
-// testPorts returns n ports nothing listens on now.
-func testPorts(t *testing.T, n int) []string {
-	t.Helper()
-	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-		defer l.Close()
-	}
-	return out
-}
 
 // newRollController returns a started controller of one rolling service.
 func newRollController(t *testing.T, agent Agent, replicas, surge, unavail, ports int) *Controller {
@@ -208,25 +55,7 @@ func deployAndWait(t *testing.T, c *Controller, version string) Event {
 	if err != nil {
 		t.Fatalf("deploy %s: %v", version, err)
 	}
-	ch, cancel, err := c.Subscribe("shop", id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				t.Fatalf("event stream of %s closed before the end", version)
-			}
-			if ev.Type == EventDone {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("deploy of %s did not end", version)
-		}
-	}
+	return waitDone(t, c, id)
 }
 
 // TestRollingBounds replaces every replica for many replicas, max_surge,
@@ -240,7 +69,7 @@ func TestRollingBounds(t *testing.T) {
 		for _, ports := range []int{tc.n + tc.surge, 2*tc.n + tc.surge} {
 			name := fmt.Sprintf("n%d_surge%d_unavail%d_ports%d", tc.n, tc.surge, tc.unavail, ports)
 			t.Run(name, func(t *testing.T) {
-				agent := newRollAgent(tc.n, func(string, int) bool { return true })
+				agent := newFakeAgent(tc.n, func(string, int) bool { return true })
 				c := newRollController(t, agent, tc.n, tc.surge, tc.unavail, max(ports, tc.n))
 				if ev := deployAndWait(t, c, "v1"); ev.Outcome != store.OutcomeDeployed {
 					t.Fatalf("v1: %s: %s", ev.Outcome, ev.Error)
@@ -288,7 +117,7 @@ func TestRollingFailureRestoresOld(t *testing.T) {
 	} {
 		name := fmt.Sprintf("n%d_surge%d_unavail%d_ports%d_k%d", tc.n, tc.surge, tc.unavail, tc.ports, tc.k)
 		t.Run(name, func(t *testing.T) {
-			agent := newRollAgent(tc.n, func(v string, nth int) bool { return v != "v2" || nth < tc.k })
+			agent := newFakeAgent(tc.n, func(v string, nth int) bool { return v != "v2" || nth < tc.k })
 			c := newRollController(t, agent, tc.n, tc.surge, tc.unavail, tc.ports)
 			if ev := deployAndWait(t, c, "v1"); ev.Outcome != store.OutcomeDeployed {
 				t.Fatalf("v1: %s: %s", ev.Outcome, ev.Error)
@@ -327,7 +156,7 @@ func TestRollingFailureRestoresOld(t *testing.T) {
 // TestRollingSameVersionRefused: rolling to the live version changes
 // nothing and says how to restart it.
 func TestRollingSameVersionRefused(t *testing.T) {
-	agent := newRollAgent(2, func(string, int) bool { return true })
+	agent := newFakeAgent(2, func(string, int) bool { return true })
 	c := newRollController(t, agent, 2, 1, 0, 3)
 	if ev := deployAndWait(t, c, "v1"); ev.Outcome != store.OutcomeDeployed {
 		t.Fatalf("v1: %s: %s", ev.Outcome, ev.Error)

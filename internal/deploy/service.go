@@ -13,12 +13,21 @@ import (
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
-// service is the state machine of one service. mu guards cfg, st, op and
-// the standby timer; store writes happen under mu so the persisted order is
-// the decision order; events are published after unlocking.
+// service is the state machine of one service.
+//
+// Two locks guard it. mu guards cfg, st, op and the standby timer and is
+// only ever held for memory access, so readers such as status never wait on
+// the disk. wmu sequences the writes: it is held from reading the state a
+// decision starts from, through the store write (and its fsync), to making
+// the result the current state and publishing its routing, so the persisted
+// order is the decision order and every decision is recorded before it is
+// acted on. wmu is taken before mu, never while mu is held. Events are
+// published outside both.
 type service struct {
 	c    *Controller
 	name string
+
+	wmu sync.Mutex
 
 	mu           sync.Mutex
 	cfg          *config.Service
@@ -54,27 +63,62 @@ func (s *service) state() store.ServiceState {
 
 // persist applies mutate to a copy of the state, writes it, and only then
 // makes it the current state. It is how every decision is recorded before
-// it is acted on.
+// it is acted on. It takes wmu; the caller must not hold wmu or mu.
 func (s *service) persist(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.persistLocked(ctx, mutate)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.persistSeq(ctx, mutate)
 }
 
-func (s *service) persistLocked(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
-	next := cloneState(s.st)
+// persistSeq is persist for a caller that holds wmu.
+func (s *service) persistSeq(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
+	return s.writeSeq(ctx, mutate, true)
+}
+
+// writeSeq is persistSeq; with checked false it skips the transition
+// check, for restoring a state that was recorded before. The caller holds
+// wmu, so the state cannot change between reading it and replacing it; mu
+// is held only to copy it and to replace it, not during the write.
+func (s *service) writeSeq(ctx context.Context, mutate func(*store.ServiceState), checked bool) (store.ServiceState, error) {
+	cur := s.state()
+	next := cloneState(cur)
 	mutate(&next)
+	if checked {
+		if err := checkOpTransition(cur.Op, next.Op); err != nil {
+			return cur, fmt.Errorf("persist state of %s: %w", s.name, err)
+		}
+	}
 	next.Name = s.name
-	next.Generation = s.st.Generation + 1
+	next.Generation = cur.Generation + 1
 	// Persisting must not be cut short by a cancelled operation: a
 	// decision half-taken is worse than one taken late.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.c.opts.Store.Put(wctx, next); err != nil {
-		return s.st, fmt.Errorf("persist state of %s: %w", s.name, err)
+		return cur, fmt.Errorf("persist state of %s: %w", s.name, err)
 	}
+	out := cloneState(next)
+	s.mu.Lock()
 	s.st = next
-	return cloneState(next), nil
+	s.mu.Unlock()
+	return out, nil
+}
+
+// checkOpTransition checks a change of the recorded operation against the
+// transition table: an operation replaced by another one ends, and the new
+// one begins from store.PhaseNone.
+func checkOpTransition(prev, next *store.Operation) error {
+	from, to := store.PhaseNone, store.PhaseNone
+	if prev != nil && next != nil && prev.ID == next.ID {
+		from = prev.Phase
+	}
+	if next != nil {
+		to = next.Phase
+	}
+	if err := store.CheckTransition(from, to); err != nil {
+		return fmt.Errorf("operation %s: %w", next.ID, err)
+	}
+	return nil
 }
 
 func cloneRelease(r *store.Release) *store.Release {
@@ -146,8 +190,11 @@ func balanceOf(s string) proxy.Balance {
 	return proxy.LeastInFlight
 }
 
-// publishRoute publishes the current state's routing.
+// publishRoute publishes the current state's routing, in order with the
+// tables that writes publish.
 func (s *service) publishRoute() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	spec := routeSpec(s.cfg, s.st)
 	s.mu.Unlock()
@@ -162,22 +209,6 @@ func (s *service) route(spec proxy.ServiceSpec) error {
 		return nil
 	}
 	return s.c.opts.Agent.Route(spec)
-}
-
-// persistAndRoute records a decision, then publishes its routing.
-func (s *service) persistAndRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, error) {
-	s.mu.Lock()
-	st, err := s.persistLocked(ctx, mutate)
-	if err != nil {
-		s.mu.Unlock()
-		return st, err
-	}
-	err = s.route(routeSpec(s.cfg, s.st))
-	s.mu.Unlock()
-	if err != nil {
-		return st, fmt.Errorf("publish routing of %s: %w", s.name, err)
-	}
-	return st, nil
 }
 
 func (s *service) check() (health.Check, error) {

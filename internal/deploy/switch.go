@@ -37,29 +37,46 @@ func (s *service) setPhase(ctx context.Context, phase store.Phase) {
 	}
 }
 
-// commitRoute is the switch primitive. The operation's intent was persisted
-// before this point (its phase names what it will do once the gate passes),
-// so the new routing is published first — one atomic table swap — and the
-// resulting state is then persisted. If persisting fails the old routing is
-// published again and the error returned: traffic ends where it was.
+// commitRoute is the switch primitive: it records the state mutate makes
+// and only then publishes its routing (one atomic table swap), so no table
+// is ever served that the store does not hold. A failed write publishes
+// nothing: traffic and record are unchanged.
+//
+// When publishing fails after the write, the record is restored: the
+// previous state is written again (as the next generation) and its routing,
+// which the proxy still serves since a failed publication changes nothing,
+// stays in place; the error is returned and traffic ends where it was. This
+// is the safe choice because every caller answers an error by undoing what
+// the operation started, which is only right while the record names the
+// previous routing. If writing the restore fails too, the in-memory state
+// still follows the traffic (the previous one), so the next write records
+// it; a crash before that recovers from the recorded state, whose instances
+// are re-gated before they are routed.
 func (s *service) commitRoute(ctx context.Context, mutate func(*store.ServiceState)) (store.ServiceState, time.Duration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prev := cloneState(s.st)
-	next := cloneState(s.st)
-	mutate(&next)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	prev := s.state()
+	next, err := s.persistSeq(ctx, mutate)
+	if err != nil {
+		return prev, 0, err
+	}
 	start := time.Now()
-	if err := s.route(routeSpec(s.cfg, next)); err != nil {
-		return prev, 0, fmt.Errorf("publish routing of %s: %w", s.name, err)
-	}
-	took := time.Since(start)
-	if _, err := s.persistLocked(ctx, mutate); err != nil {
-		if rerr := s.route(routeSpec(s.cfg, prev)); rerr != nil {
-			s.c.log.Error("restore routing", "service", s.name, "err", rerr)
+	if err := s.route(routeSpec(s.config(), next)); err != nil {
+		err = fmt.Errorf("publish routing of %s: %w", s.name, err)
+		restored, rerr := s.writeSeq(ctx, func(st *store.ServiceState) { *st = cloneState(prev) }, false)
+		if rerr != nil {
+			s.mu.Lock()
+			gen := s.st.Generation
+			s.st = cloneState(prev)
+			s.st.Generation = gen
+			cur := cloneState(s.st)
+			s.mu.Unlock()
+			s.c.log.Error("record restored routing", "service", s.name, "err", rerr)
+			return cur, 0, fmt.Errorf("%w; recording the previous routing again failed: %v", err, rerr)
 		}
-		return prev, took, err
+		return restored, 0, err
 	}
-	return cloneState(s.st), took, nil
+	return next, time.Since(start), nil
 }
 
 // runSwitch is the blue/green deploy: start the new version beside the old
@@ -136,9 +153,7 @@ func (s *service) afterSwitch(ctx context.Context, op *opRun, req DeployRequest,
 	if watch > window {
 		watch = window
 	}
-	s.mu.Lock()
-	op.acceptsPromote = true
-	s.mu.Unlock()
+	op.acceptsPromote.Store(true)
 	if watch > 0 {
 		op.emit(EventStep, "watch", fmt.Sprintf("watching %s for %s; %s stays warm for an instant rollback", req.Version, watch, old.Version), nil)
 		t := time.NewTimer(watch)
@@ -223,7 +238,7 @@ func (s *service) startRetireStandby(why string) error {
 	if st.Standby == nil {
 		return nil
 	}
-	op, ctx, err := s.begin("retire", st.Standby.Version)
+	op, ctx, err := s.begin(store.OpRetire, st.Standby.Version)
 	if err != nil {
 		return err
 	}
@@ -238,6 +253,23 @@ func (s *service) startRetireStandby(why string) error {
 // retireStandby stops the standby release (already drained when it stopped
 // receiving traffic) and forgets it.
 func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
+	sb := cloneRelease(s.state().Standby)
+	if sb == nil {
+		return
+	}
+	start := time.Now()
+	s.stopStandby(ctx, op, why)
+	s.forgetMetrics(sb.Version)
+	if op != nil {
+		op.timed("retire", start)
+	}
+	sc := s.config()
+	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
+}
+
+// stopStandby stops the standby release (already drained when it stopped
+// receiving traffic), ends its window and forgets it.
+func (s *service) stopStandby(ctx context.Context, op *opRun, why string) {
 	s.mu.Lock()
 	if s.standbyTimer != nil {
 		s.standbyTimer.Stop()
@@ -248,8 +280,6 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 	if sb == nil {
 		return
 	}
-	start := time.Now()
-	// The standby was drained when it left the routing table.
 	s.stopInstances(ctx, op, sb.Instances, why)
 	if _, err := s.persist(ctx, func(st *store.ServiceState) {
 		st.Standby = nil
@@ -257,12 +287,6 @@ func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
 	}); err != nil {
 		s.c.log.Error("forget standby", "service", s.name, "err", err)
 	}
-	s.forgetMetrics(sb.Version)
-	if op != nil {
-		op.timed("retire", start)
-	}
-	sc := s.config()
-	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
 }
 
 // opOrNop returns op, or a throwaway op for hooks run outside operations.
@@ -270,5 +294,5 @@ func opOrNop(op *opRun, s *service) *opRun {
 	if op != nil {
 		return op
 	}
-	return &opRun{id: newID("bg-"), kind: "retire", start: time.Now(), svc: s, steps: map[string]time.Duration{}}
+	return &opRun{id: newID("bg-"), kind: store.OpRetire, start: time.Now(), svc: s, steps: map[string]time.Duration{}}
 }

@@ -21,10 +21,6 @@ var (
 	ErrNoOperation = errors.New("no operation in progress")
 	// ErrNothingToRollBack: no standby and no previous version (409).
 	ErrNothingToRollBack = errors.New("nothing to roll back to")
-	// ErrFailed: the operation failed; traffic is unchanged.
-	ErrFailed = errors.New("deploy failed")
-	// ErrRolledBack: the operation switched and was then rolled back automatically.
-	ErrRolledBack = errors.New("rolled back")
 	// ErrAborted: the operation was aborted by the user; traffic is unchanged.
 	ErrAborted = errors.New("aborted")
 )
@@ -81,7 +77,7 @@ type Event struct {
 	// Elapsed is the time since the operation began.
 	Elapsed time.Duration `json:"elapsed"`
 	// Outcome is set on EventDone: deployed, failed, rolled_back, aborted.
-	Outcome string `json:"outcome,omitempty"`
+	Outcome store.Outcome `json:"outcome,omitempty"`
 	// Error explains a failure; Output holds the instance's last log lines.
 	Error  string `json:"error,omitempty"`
 	Output string `json:"output,omitempty"`

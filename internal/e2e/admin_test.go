@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // TestAdminAPIGuards: the socket is 0600, TCP needs the token, and a
 // second deploy while one runs is refused with a clear message.
 func TestAdminAPIGuards(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/dockertest"
 	"github.com/cutover-dev/cutover/internal/runtime/docker"
 	"github.com/cutover-dev/cutover/internal/runtime/docker/engine"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // dockerEnv is an env whose service "api" runs the sample app as
@@ -69,8 +70,8 @@ func newDockerEnv(t *testing.T, o dockerOptions) *dockerEnv {
 	// is stopped: every container of this cutover goes, whatever happened.
 	dockertest.RemoveContainers(t, cli, docker.LabelOwner+"="+d.owner)
 	t.Cleanup(d.cleanup)
-	d.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	d.ports = [2]int{freePort(t), freePort(t)}
+	d.http = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	d.ports = [2]int{testutil.FreePort(t), testutil.FreePort(t)}
 
 	var net string
 	switch o.network {

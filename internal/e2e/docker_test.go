@@ -16,6 +16,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/loadgen"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/runtime/docker"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // TestDockerDeployRollbackUnderLoad: with containers on a bridge network,
@@ -215,7 +216,7 @@ func (d *dockerEnv) startStray(version string) runtime.Instance {
 	defer rt.Close()
 	svc := &config.Service{Name: "api", Docker: &config.Docker{Image: d.repo + ":{{.Version}}", Pull: "never", Network: "host"}}
 	inst, err := rt.Start(d.t.Context(), runtime.StartSpec{Service: svc, Version: version, InstanceID: "api-" + version + "-0000",
-		Port: freePort(d.t)})
+		Port: testutil.FreePort(d.t)})
 	if err != nil {
 		d.t.Fatal(err)
 	}

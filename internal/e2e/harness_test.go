@@ -9,19 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/dockertest"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // bin is the cutover binary built once for all tests.
@@ -59,37 +58,10 @@ type env struct {
 	ports [2]int
 	cfg   string
 	serve *exec.Cmd
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 	// stdout is serve's standard output (also copied to logs).
-	stdout *syncBuffer
+	stdout *testutil.SyncBuffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // newEnv writes a config for service "shop" running the sample app. extra
@@ -101,8 +73,8 @@ func newEnv(t *testing.T, extra string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, mark: filepath.Base(dir), sock: filepath.Join(dir, "admin.sock")}
-	e.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	e.ports = [2]int{freePort(t), freePort(t)}
+	e.http = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	e.ports = [2]int{testutil.FreePort(t), testutil.FreePort(t)}
 	// The app's flags per version live in flags-<version>, written by the
 	// test before a deploy: that is how a test builds a "bad" version.
 	script := fmt.Sprintf(`exec %s sample-app --version "$1" --port "$2" $(cat %s/flags-"$1" 2>/dev/null)`, bin, dir)
@@ -156,7 +128,7 @@ func (e *env) start() {
 // startArgs is start with extra arguments for cutover serve.
 func (e *env) startArgs(extra ...string) {
 	e.t.Helper()
-	e.logs, e.stdout = &syncBuffer{}, &syncBuffer{}
+	e.logs, e.stdout = &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"serve", "-c", e.cfg}, extra...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(e.logs, pw)

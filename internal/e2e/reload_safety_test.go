@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/cutover-dev/cutover/internal/testutil"
 	"math/big"
 	"net"
 	"net/http"
@@ -75,7 +76,7 @@ func TestReloadMovesListenerAndReportsRestartKeys(t *testing.T) {
 	e.start()
 	e.mustCLI("deploy", "shop", "v1")
 	oldAddr := e.http
-	newAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	newAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	e.rewrite(fmt.Sprintf("  http: %q\n", oldAddr), fmt.Sprintf("  http: %q\n  idle_timeout: 30s\n", newAddr))
 
 	r := e.mustCLI("reload")
@@ -144,7 +145,7 @@ func TestTLSCertificateReloadsWhenFilesChange(t *testing.T) {
 	e := newEnv(t, "")
 	certFile, keyFile := filepath.Join(e.dir, "cert.pem"), filepath.Join(e.dir, "key.pem")
 	writeCert(t, certFile, keyFile, "first")
-	httpsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	httpsAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	e.rewrite("listen:\n", fmt.Sprintf("listen:\n  https: %q\n  tls: {cert: %q, key: %q}\n", httpsAddr, certFile, keyFile))
 	e.start()
 	e.mustCLI("deploy", "shop", "v1")

@@ -14,6 +14,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/loadgen"
 	"github.com/cutover-dev/cutover/internal/store"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // rollingReplicas is the number of replicas of the rolling tests.
@@ -28,7 +29,7 @@ func newRollingEnv(t *testing.T, n, surge, unavailable int) *env {
 		rollingReplicas, surge, unavailable))
 	ports := make([]string, n)
 	for i := range ports {
-		ports[i] = fmt.Sprint(freePort(t))
+		ports[i] = fmt.Sprint(testutil.FreePort(t))
 	}
 	cfg, err := os.ReadFile(e.cfg)
 	if err != nil {

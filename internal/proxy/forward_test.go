@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 func TestForwardedHeaders(t *testing.T) {
@@ -305,7 +307,7 @@ func TestSSEFlushedImmediately(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	be := nameBackend(t, "be")
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	log := newJSONLogger(&buf)
 	p := newTestProxy(t, Options{Logger: log, AccessLog: true})
 	if err := p.Apply([]ServiceSpec{oneSet("web", "v7", TargetSpec{ID: "b1", Addr: addrOf(be)})}); err != nil {

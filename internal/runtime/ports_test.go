@@ -6,26 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// freePorts returns n distinct ports that were free on loopback a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	lns := make([]net.Listener, 0, n)
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
+	"github.com/cutover-dev/cutover/internal/testutil"
+)
 
 // occupy listens on port until the test ends.
 func occupy(t *testing.T, port int) {
@@ -38,7 +21,7 @@ func occupy(t *testing.T, port int) {
 }
 
 func TestPickPortFirstFree(t *testing.T) {
-	pool := freePorts(t, 3)
+	pool := testutil.FreePorts(t, 3)
 	got, err := PickPort(pool, nil, "")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +32,7 @@ func TestPickPortFirstFree(t *testing.T) {
 }
 
 func TestPickPortSkipsInUse(t *testing.T) {
-	pool := freePorts(t, 3)
+	pool := testutil.FreePorts(t, 3)
 	got, err := PickPort(pool, map[int]bool{pool[0]: true}, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +43,7 @@ func TestPickPortSkipsInUse(t *testing.T) {
 }
 
 func TestPickPortSkipsBoundByOthers(t *testing.T) {
-	pool := freePorts(t, 3)
+	pool := testutil.FreePorts(t, 3)
 	occupy(t, pool[0])
 	got, err := PickPort(pool, map[int]bool{pool[1]: true}, "127.0.0.1")
 	if err != nil {
@@ -72,7 +55,7 @@ func TestPickPortSkipsBoundByOthers(t *testing.T) {
 }
 
 func TestPickPortNoneFree(t *testing.T) {
-	pool := freePorts(t, 2)
+	pool := testutil.FreePorts(t, 2)
 	occupy(t, pool[1])
 	_, err := PickPort(pool, map[int]bool{pool[0]: true}, "127.0.0.1")
 	if !errors.Is(err, ErrNoFreePort) {

@@ -44,6 +44,9 @@ type Instance struct {
 	Version string `json:"version"`
 	// Runtime is the runtime kind that started it.
 	Runtime string `json:"runtime"`
+	// Host names the host the instance runs on, as the controller that
+	// started it calls itself ("" for instances recorded before hosts were).
+	Host string `json:"host,omitempty"`
 	// Addr is host:port where the proxy reaches the instance.
 	Addr string `json:"addr"`
 	// Port is the allocated host port (0 for static targets).

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // helperEnv makes the test binary run Main instead of the tests.
@@ -27,24 +29,6 @@ func TestMain(m *testing.M) {
 		os.Exit(Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // lineWriter sends each complete line written to it on lines.
@@ -73,7 +57,7 @@ type running struct {
 	addr    string
 	started time.Time
 	stdout  chan string
-	stderr  *syncBuffer
+	stderr  *testutil.SyncBuffer
 	stop    context.CancelFunc
 	// exit is closed when run returns; code is then its exit code.
 	exit chan struct{}
@@ -99,7 +83,7 @@ func launch(t *testing.T, env map[string]string, args ...string) *running {
 	r := &running{
 		started: time.Now(),
 		stdout:  make(chan string, 16),
-		stderr:  &syncBuffer{},
+		stderr:  &testutil.SyncBuffer{},
 		stop:    cancel,
 		exit:    make(chan struct{}),
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/health"
+	"github.com/cutover-dev/cutover/internal/hostagent"
 	"github.com/cutover-dev/cutover/internal/metrics"
 	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
@@ -137,7 +138,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	for _, name := range cfg.ServiceOrder {
 		kinds = append(kinds, cfg.Services[name].Runtime)
 	}
-	agent, err := deploy.NewLocalAgent(deploy.LocalAgentOptions{Proxy: px, Monitor: mon, Runtime: rts.get, Logger: log, ListKinds: kinds})
+	agent, err := hostagent.New(hostagent.Options{Proxy: px, Monitor: mon, Runtime: rts.get, Logger: log, ListKinds: kinds})
 	if err != nil {
 		return err
 	}

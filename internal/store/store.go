@@ -36,7 +36,9 @@ type Release struct {
 	Since time.Time `json:"since"`
 }
 
-// Phase is the step an operation has reached. Its values are persisted.
+// Phase is the step an operation has reached. Its values are persisted as
+// the strings below; a value this version does not know (written by a newer
+// one) is read as is, and recovery treats it as "nothing switched".
 type Phase string
 
 // Phases of an operation, in order.
@@ -51,10 +53,13 @@ const (
 	PhaseUndoing    Phase = "undoing"   // failed; removing what was started
 )
 
+// String returns the persisted name of the phase.
+func (p Phase) String() string { return string(p) }
+
 // Operation is a deploy or rollback in progress.
 type Operation struct {
 	ID      string `json:"id"`
-	Kind    string `json:"kind"` // deploy | rollback
+	Kind    OpKind `json:"kind"`
 	Version string `json:"version"`
 	From    string `json:"from,omitempty"`
 	Phase   Phase  `json:"phase"`
@@ -88,25 +93,53 @@ type ServiceState struct {
 	Versions []string `json:"versions,omitempty"`
 }
 
-// Outcome of a finished operation.
+// OpKind is what an operation does. Its values are persisted (in the
+// state and the history) and shown by the API as the strings below.
+type OpKind string
+
+// Kinds of operation.
 const (
-	OutcomeDeployed   = "deployed"
-	OutcomeFailed     = "failed"
-	OutcomeRolledBack = "rolled_back"
-	OutcomeAborted    = "aborted"
+	// OpDeploy starts a version and moves traffic to it.
+	OpDeploy OpKind = "deploy"
+	// OpRollback moves traffic back to the standby or a previous version.
+	OpRollback OpKind = "rollback"
+	// OpRetire ends a standby window; it is not recorded in the history.
+	OpRetire OpKind = "retire"
 )
+
+// String returns the persisted name of the kind.
+func (k OpKind) String() string { return string(k) }
+
+// Outcome is how an operation ended. Its values are persisted in the
+// history and shown by the API as the strings below.
+type Outcome string
+
+// Outcomes of a finished operation.
+const (
+	// OutcomeDeployed: the operation did what it was asked.
+	OutcomeDeployed Outcome = "deployed"
+	// OutcomeFailed: the operation failed; traffic is unchanged.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeRolledBack: the operation moved traffic and then moved it back.
+	OutcomeRolledBack Outcome = "rolled_back"
+	// OutcomeAborted: the user aborted the operation; traffic is unchanged.
+	OutcomeAborted Outcome = "aborted"
+)
+
+// String returns the persisted name of the outcome.
+func (o Outcome) String() string { return string(o) }
 
 // HistoryRecord is one finished operation.
 type HistoryRecord struct {
 	ID       string    `json:"id"`
 	Service  string    `json:"service"`
-	Kind     string    `json:"kind"`
+	Kind     OpKind    `json:"kind"`
 	Version  string    `json:"version"`
 	From     string    `json:"from,omitempty"`
 	Strategy string    `json:"strategy,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
-	Outcome  string    `json:"outcome"`
+	Outcome  Outcome   `json:"outcome"`
 	Reason   string    `json:"reason,omitempty"`
 	// Steps holds named durations such as "start", "gate", "switch", "drain".
 	Steps map[string]time.Duration `json:"steps,omitempty"`

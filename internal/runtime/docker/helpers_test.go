@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/dockertest"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/runtime/docker/engine"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // testEnv is a Runtime with a unique owner label, a sample image tagged v1
@@ -84,34 +83,9 @@ func (e *testEnv) start(svc *config.Service, version string) runtime.Instance {
 }
 
 func (e *testEnv) spec(svc *config.Service, version string) runtime.StartSpec {
-	port := freePort(e.t)
+	port := testutil.FreePort(e.t)
 	return runtime.StartSpec{Service: svc, Version: version, Port: port,
 		InstanceID: fmt.Sprintf("%s-%s-%d", svc.Name, version, port)}
-}
-
-var (
-	portsMu sync.Mutex
-	ports   = map[int]bool{}
-)
-
-// freePort returns a loopback port that was free a moment ago and that no
-// other test of this binary got.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !ports[port] {
-			ports[port] = true
-			return port
-		}
-	}
 }
 
 // waitHTTP polls http://addr/path until it answers 200 and returns the body.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -125,17 +124,6 @@ func start(t *testing.T, r *Runtime, spec runtime.StartSpec) runtime.Instance {
 		}
 	})
 	return inst
-}
-
-// freePort returns a port that was free on loopback a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // eventually polls cond until it holds or 10 s pass.

@@ -14,11 +14,12 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 func TestStartServesSampleApp(t *testing.T) {
 	r := newRuntime(t, Options{})
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	inst := start(t, r, sampleSpec("web", "v7", port, "--version", "{{.Version}}-{{.Service}}"))
 
 	if inst.Addr != "127.0.0.1:"+strconv.Itoa(port) || inst.Runtime != "process" || inst.PIDStart == 0 {

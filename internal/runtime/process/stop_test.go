@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // readPIDFile waits for path to hold a pid and returns it.
@@ -92,7 +93,7 @@ func TestStopContextCancelledKills(t *testing.T) {
 // restarted cutover would.
 func TestInstanceSurvivesParent(t *testing.T) {
 	logDir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	helper := exec.Command(self(), logDir, strconv.Itoa(port))
 	helper.Env = append(os.Environ(), helperEnv+"=start-instance")
 	helper.Stderr = os.Stderr

@@ -1,4 +1,4 @@
-package deploy
+package hostagent
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // agentFakeRuntime is a runtime of kind "docker" whose answers the test
@@ -97,34 +98,17 @@ func (f *agentFakeRuntime) healthCalls() int {
 	return f.healthN
 }
 
-// agentTestEnv is a LocalAgent whose "docker" runtime is an
+// agentTestEnv is an Agent whose "docker" runtime is an
 // agentFakeRuntime, logging to a buffer.
 type agentTestEnv struct {
-	agent *LocalAgent
+	agent *Agent
 	rt    *agentFakeRuntime
-	logs  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs  *testutil.SyncBuffer
 }
 
 func newAgentTestEnv(t *testing.T) *agentTestEnv {
 	t.Helper()
-	e := &agentTestEnv{rt: newAgentFakeRuntime(), logs: &lockedBuffer{}}
+	e := &agentTestEnv{rt: newAgentFakeRuntime(), logs: &testutil.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
 	px, err := proxy.New(proxy.Options{Logger: log})
 	if err != nil {
@@ -138,7 +122,7 @@ func newAgentTestEnv(t *testing.T) *agentTestEnv {
 		}
 		return e.rt, nil
 	}
-	e.agent, err = NewLocalAgent(LocalAgentOptions{Proxy: px, Monitor: mon, Runtime: factory, Logger: log})
+	e.agent, err = New(Options{Proxy: px, Monitor: mon, Runtime: factory, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +152,7 @@ func dockerService(name string, keepImages int, dockerHealth bool) *config.Servi
 
 var agentTestCheck = health.Check{Path: "/healthz", Interval: 10 * time.Millisecond, HealthyThreshold: 1}
 
-func TestLocalAgentGateWaitsForDockerHealth(t *testing.T) {
+func TestAgentGateWaitsForDockerHealth(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.statuses = []string{"starting", "starting", "starting", dockerHealthHealthy}
 	inst := e.start(t, dockerService("api", 0, true), "v1")
@@ -181,7 +165,7 @@ func TestLocalAgentGateWaitsForDockerHealth(t *testing.T) {
 	}
 }
 
-func TestLocalAgentGateDockerHealthFailures(t *testing.T) {
+func TestAgentGateDockerHealthFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		statuses []string
@@ -202,7 +186,7 @@ func TestLocalAgentGateDockerHealthFailures(t *testing.T) {
 	}
 }
 
-func TestLocalAgentGateIgnoresDockerHealthUnlessAsked(t *testing.T) {
+func TestAgentGateIgnoresDockerHealthUnlessAsked(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.statuses = []string{dockerHealthUnhealthy}
 	inst := e.start(t, dockerService("api", 0, false), "v1")
@@ -214,7 +198,7 @@ func TestLocalAgentGateIgnoresDockerHealthUnlessAsked(t *testing.T) {
 	}
 }
 
-func TestLocalAgentGateNoHealthcheckPasses(t *testing.T) {
+func TestAgentGateNoHealthcheckPasses(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.statuses = []string{dockerHealthNone}
 	inst := e.start(t, dockerService("api", 0, true), "v1")
@@ -226,7 +210,7 @@ func TestLocalAgentGateNoHealthcheckPasses(t *testing.T) {
 	}
 }
 
-func TestLocalAgentGateStopsWhenInstanceExits(t *testing.T) {
+func TestAgentGateStopsWhenInstanceExits(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.state = runtime.State{ExitCode: 3, Detail: "exited with code 3"}
 	inst := e.start(t, dockerService("api", 0, true), "v1")
@@ -237,7 +221,7 @@ func TestLocalAgentGateStopsWhenInstanceExits(t *testing.T) {
 	}
 }
 
-func TestLocalAgentStopPrunesImages(t *testing.T) {
+func TestAgentStopPrunesImages(t *testing.T) {
 	e := newAgentTestEnv(t)
 	inst := e.start(t, dockerService("api", 2, false), "v1")
 	e.rt.listed = []runtime.Instance{
@@ -257,7 +241,7 @@ func TestLocalAgentStopPrunesImages(t *testing.T) {
 	}
 }
 
-func TestLocalAgentStopWithoutKeepImagesDoesNotPrune(t *testing.T) {
+func TestAgentStopWithoutKeepImagesDoesNotPrune(t *testing.T) {
 	e := newAgentTestEnv(t)
 	inst := e.start(t, dockerService("api", 0, false), "v1")
 	if err := e.agent.Stop(t.Context(), inst, time.Second); err != nil {
@@ -269,7 +253,7 @@ func TestLocalAgentStopWithoutKeepImagesDoesNotPrune(t *testing.T) {
 	}
 }
 
-func TestLocalAgentPruneFailureDoesNotFailStop(t *testing.T) {
+func TestAgentPruneFailureDoesNotFailStop(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.pruneErr = errors.New("engine said no")
 	inst := e.start(t, dockerService("api", 1, false), "v1")
@@ -286,7 +270,7 @@ func TestLocalAgentPruneFailureDoesNotFailStop(t *testing.T) {
 	}
 }
 
-func TestLocalAgentListKinds(t *testing.T) {
+func TestAgentListKinds(t *testing.T) {
 	e := newAgentTestEnv(t)
 	e.rt.listed = []runtime.Instance{{ID: "api-v1-1", Service: "api", Version: "v1", Runtime: config.RuntimeDocker}}
 	if got, err := e.agent.List(t.Context()); err != nil || len(got) != 0 {
