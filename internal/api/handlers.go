@@ -34,6 +34,8 @@ type (
 		Targets  []string `json:"targets"`
 		Force    bool     `json:"force"`
 		Watch    string   `json:"watch"`
+		// AllowLost is how many hosts may be lost during prepare.
+		AllowLost int `json:"allow_lost"`
 	}
 	rollbackBody struct {
 		To string `json:"to"`
@@ -105,6 +107,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if b.Version == "" {
 		return invalidf(`field "version" is required, e.g. {"version":"v2"}`)
 	}
+	if b.AllowLost < 0 {
+		return invalidf(`field "allow_lost" must be 0 or more, not %d`, b.AllowLost)
+	}
 	if b.Watch != "" {
 		if d, err := time.ParseDuration(b.Watch); err != nil || d < 0 {
 			return invalidf(`field "watch" must be a duration such as "30s", not %q`, b.Watch)
@@ -112,7 +117,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := s.opts.Backend.Deploy(r.Context(), deploy.DeployRequest{
 		Service: r.PathValue("name"), Version: b.Version, Strategy: b.Strategy, Targets: b.Targets, Force: b.Force,
-		Watch: b.Watch,
+		Watch: b.Watch, AllowLost: b.AllowLost,
 	})
 	if err != nil {
 		return err

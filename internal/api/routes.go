@@ -32,6 +32,8 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST /v1/services/{name}/resume", s.control(Backend.Resume))
 	handle("POST /v1/services/{name}/weight", s.setWeight)
 	handle("GET /v1/events", s.events)
+	handle("GET /v1/fleet", s.getFleet)
+	handle("DELETE /v1/fleet/hosts/{host}", s.removeHost)
 	handle("POST /v1/reload", s.reload)
 	handle("GET /v1/config", s.getConfig)
 	handle("GET /metrics", s.metrics)

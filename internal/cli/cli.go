@@ -106,7 +106,7 @@ Admin address (first that is set):
 	)
 	root.AddCommand(
 		a.deployCmd(), a.rollbackCmd(), a.promoteCmd(), a.abortCmd(), a.pauseCmd(), a.resumeCmd(), a.setWeightCmd(),
-		a.statusCmd(), a.historyCmd(), a.eventsCmd(),
+		a.statusCmd(), a.hostsCmd(), a.historyCmd(), a.eventsCmd(),
 		a.serveCmd(), a.validateCmd(), a.reloadCmd(), a.demoCmd(),
 		a.versionCmd(), a.sampleAppCmd(),
 	)

@@ -66,6 +66,7 @@ rolling (replace instances in batches).`,
 	f.StringVar(&req.Strategy, "strategy", "", "switch, canary or rolling (default: the service's configured strategy)")
 	f.StringArrayVar(&req.Targets, "target", nil, "host:port of an instance of the new version (static runtime; repeat for replicas)")
 	f.BoolVar(&req.Force, "force", false, "route traffic to the new version even if it fails its health check")
+	f.IntVar(&req.AllowLost, "allow-lost", 0, "in a fleet, how many hosts may be lost while they prepare and be left out (default 0: a lost host aborts the deploy)")
 	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")

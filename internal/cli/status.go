@@ -23,6 +23,7 @@ func (a *app) statusCmd() *cobra.Command {
   CANDIDATE  a canary version and the share of traffic it receives
   STANDBY    the previous version kept warm for rollback, and how long it stays
   OPERATION  the deploy or rollback in progress, its phase and how long it has run
+In a fleet of several hosts it then lists the hosts (see cutover hosts).
 With SERVICE it also lists every instance, and for a canary the live comparison of the
 canary with the baseline (requests, error rate, latency) and the current verdict.`,
 		Example: `  cutover status
@@ -42,7 +43,10 @@ canary with the baseline (requests, error rate, latency) and the current verdict
 				if a.output == outputJSON {
 					return printJSON(a.stdout, all)
 				}
-				return a.renderStatus(a.stdout, all, false)
+				if err := a.renderStatus(a.stdout, all, false); err != nil {
+					return err
+				}
+				return a.fleetSection(cmd.Context(), c, a.stdout)
 			}
 			st, err := c.Status(cmd.Context(), args[0])
 			if err != nil {

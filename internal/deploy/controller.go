@@ -42,6 +42,11 @@ type Options struct {
 	Logger *slog.Logger
 	// LogDir is where instance logs go (default <state_dir>/logs).
 	LogDir string
+	// OnActiveUnhealthy, if set, is called instead of rolling back on this
+	// host when the active version turns unhealthy while a standby is warm:
+	// in a fleet the rollback must happen on every host at once. It must not
+	// block.
+	OnActiveUnhealthy func(service, reason string)
 	// HostName names this host on the instances the controller starts
 	// (default os.Hostname()).
 	HostName string
@@ -49,6 +54,7 @@ type Options struct {
 
 // Controller runs deploys. Its methods are safe for concurrent use.
 type Controller struct {
+	fleetOps fleetOps // operations fleet deploys drive, by fleet deploy id
 	opts Options
 	log  *slog.Logger
 	bus  *bus

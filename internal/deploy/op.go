@@ -42,6 +42,9 @@ type opRun struct {
 	// handles now. The op's goroutine sets them; control, promote and
 	// health callbacks read them from other goroutines.
 	acceptsPromote, acceptsCanary atomic.Bool
+	// fleet marks an operation a fleet deploy drives: the fleet's
+	// coordinator reports its end, so the op's own end is a step event.
+	fleet bool
 }
 
 // result is how an operation ended.
@@ -142,6 +145,10 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 	}
 	if res.outcome != store.OutcomeDeployed {
 		ev.Error = res.reason
+	}
+	if op.fleet {
+		ev.Type, ev.Step = EventInfo, "host"
+		ev.Message = "this host: " + ev.Message
 	}
 	s.c.bus.publish(ev)
 	s.c.log.Info("operation finished", "service", s.name, "op", op.id, "kind", op.kind, "version", op.version,

@@ -164,6 +164,11 @@ func (s *service) onActiveUnhealthy(id, reason string) {
 		}
 		return
 	}
+	if h := s.c.opts.OnActiveUnhealthy; h != nil {
+		s.c.log.Warn("asking the fleet to roll back", "service", s.name, "reason", why)
+		h(s.name, why)
+		return
+	}
 	s.c.log.Warn("rolling back automatically", "service", s.name, "reason", why)
 	if _, err := s.startAutoRollback(why); err != nil {
 		s.c.log.Error("automatic rollback", "service", s.name, "err", err)

@@ -40,6 +40,9 @@ type DeployRequest struct {
 	// version turns unhealthy meanwhile, traffic goes back to the standby and
 	// the deploy ends as rolled back. "" = do not wait.
 	Watch string `json:"watch,omitempty"`
+	// AllowLost is how many hosts of a fleet may be lost while they prepare
+	// and be dropped from the deploy (default 0: a lost host aborts it).
+	AllowLost int `json:"allow_lost,omitempty"`
 }
 
 // RollbackRequest asks a service to go back to its standby or to a version.

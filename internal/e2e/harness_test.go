@@ -62,6 +62,9 @@ type env struct {
 	// stdout is serve's standard output (also copied to logs).
 	stdout *testutil.SyncBuffer
 	done   chan error
+	// extraEnv is added to cutover serve's environment (app instances
+	// inherit it).
+	extraEnv []string
 }
 
 // newEnv writes a config for service "shop" running the sample app. extra
@@ -130,6 +133,9 @@ func (e *env) startArgs(extra ...string) {
 	e.t.Helper()
 	e.logs, e.stdout = &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"serve", "-c", e.cfg}, extra...)...)
+	if len(e.extraEnv) > 0 {
+		cmd.Env = append(os.Environ(), e.extraEnv...)
+	}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(e.logs, pw)
 	cmd.Stdout = io.MultiWriter(e.logs, e.stdout)

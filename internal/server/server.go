@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/fleet"
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/hostagent"
 	"github.com/cutover-dev/cutover/internal/metrics"
@@ -62,6 +64,8 @@ type Server struct {
 	HTTPAddr, HTTPSAddr string
 	// API is the admin API server.
 	API *api.Server
+	// Fleet is this host's member of its fleet.
+	Fleet *fleet.Agent
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight
@@ -143,7 +147,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer agent.Close()
-	ctl, err = deploy.New(deploy.Options{Config: cfg, Store: st, Agent: agent, Metrics: reg, Logger: log})
+	var member *fleet.Agent
+	var memberRef atomic.Pointer[fleet.Agent] // set once the fleet is joined, read by health callbacks
+	ctl, err = deploy.New(deploy.Options{Config: cfg, Store: st, Agent: agent, Metrics: reg, Logger: log,
+		HostName: cfg.Cluster.Name, OnActiveUnhealthy: func(service, reason string) { fleetRollback(memberRef.Load(), service, reason, log) }})
 	if err != nil {
 		return err
 	}
@@ -152,6 +159,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := ctl.Start(ctx); err != nil {
 		return err
 	}
+	cst, err := openCoord(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cst.Close()
+	if member, err = startFleet(ctx, cfg, cst, ctl, log); err != nil {
+		return err
+	}
+	defer member.Close()
+	memberRef.Store(member)
+	px.SetReserved(fleet.ReadyPath, member.ReadyHandler())
 
 	lns, err := startListeners(ctx, px, cfg.Listen, log)
 	if err != nil {
@@ -169,7 +187,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	promReg.MustRegister(reg.Collector())
 	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log}
 	adm, err := api.NewServer(api.Options{
-		Backend: be,
+		Backend: &fleetBackend{backend: be, agent: member, local: cfg.Cluster.Backend == config.ClusterLocal},
 		Logger:  log, Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token,
 		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
 	})
@@ -186,8 +204,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	defer os.Remove(record)
 
-	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm}
-	attrs := []any{"admin_socket", adm.SocketPath()}
+	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm, Fleet: member}
+	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend}
 	if a := lns.httpAddr(); a != nil {
 		running.HTTPAddr = a.String()
 		attrs = append(attrs, "http", running.HTTPAddr)

@@ -1,0 +1,406 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/etcdtest"
+)
+
+// fleetE2E is several cutover serve processes on one machine, each with
+// its own state dir, admin socket, public port and app ports, sharing one
+// etcd, behind one HAProxy that health-checks each ready endpoint.
+type fleetE2E struct {
+	t      *testing.T
+	dir    string // shared: the app's per-host flags files live here
+	prefix string
+	etcd   []string // endpoints the hosts use
+	hosts  []*env
+	names  []string
+	lb     string // HAProxy frontend address
+	lbCmd  *exec.Cmd
+	lbLog  *syncBuffer
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newFleet writes the configs of n hosts (h1..hn) using etcd at
+// endpoints; endpointsOf, if not nil, gives one host's own endpoints (to
+// put a fault proxy between it and etcd).
+func newFleet(t *testing.T, n int, endpoints []string, endpointsOf func(i int) []string) *fleetE2E {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "co-fleet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f := &fleetE2E{t: t, dir: dir, prefix: "/e2e-" + randHex(4) + "/", etcd: endpoints}
+	script := fmt.Sprintf(`exec %s sample-app --version "$1" --port "$2" $(cat %s/flags-"$1"-"$E2E_HOST" 2>/dev/null)`, bin, dir)
+	for i := range n {
+		name := fmt.Sprintf("h%d", i+1)
+		eps := endpoints
+		if endpointsOf != nil {
+			if e := endpointsOf(i); e != nil {
+				eps = e
+			}
+		}
+		hd := filepath.Join(dir, name)
+		if err := os.MkdirAll(hd, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		e := &env{t: t, dir: hd, mark: "fleet-" + randHex(6), sock: filepath.Join(hd, "admin.sock")}
+		e.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		e.ports = [2]int{freePort(t), freePort(t)}
+		e.cfg = filepath.Join(hd, "cutover.yaml")
+		e.extraEnv = []string{"E2E_MARK=" + e.mark, "E2E_HOST=" + name}
+		quoted := make([]string, len(eps))
+		for j, ep := range eps {
+			quoted[j] = fmt.Sprintf("%q", ep)
+		}
+		y := fmt.Sprintf(`listen:
+  http: %q
+admin:
+  socket: %q
+state_dir: %q
+access_log: false
+cluster:
+  backend: etcd
+  endpoints: [%s]
+  name: %s
+  prefix: %q
+  lease_ttl: 2s
+services:
+  shop:
+    runtime: process
+    process:
+      command: /bin/sh
+      args: ["-c", %q, "sh", "{{.Version}}", "{{.Port}}"]
+    ports: [%d, %d]
+    health:
+      path: /healthz
+      interval: 100ms
+      timeout: 1s
+      healthy_threshold: 2
+      unhealthy_threshold: 2
+    drain_timeout: 10s
+    deploy_timeout: 15s
+    standby: 120s
+    stop_grace: 3s
+`, e.http, e.sock, filepath.Join(hd, "state"), strings.Join(quoted, ", "), name, f.prefix, script, e.ports[0], e.ports[1])
+		if err := os.WriteFile(e.cfg, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.cleanup)
+		f.hosts = append(f.hosts, e)
+		f.names = append(f.names, name)
+	}
+	return f
+}
+
+// startAll starts every host's cutover serve.
+func (f *fleetE2E) startAll() {
+	f.t.Helper()
+	var wg sync.WaitGroup
+	for _, h := range f.hosts {
+		wg.Go(func() { h.start() })
+	}
+	wg.Wait()
+}
+
+// flags sets the sample app's flags of version on one host ("" = every host).
+func (f *fleetE2E) flags(host, version, flags string) {
+	f.t.Helper()
+	for _, n := range f.names {
+		if host != "" && n != host {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(f.dir, "flags-"+version+"-"+n), []byte(flags), 0o600); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// host returns host i's env (0-based).
+func (f *fleetE2E) host(i int) *env { return f.hosts[i] }
+
+// ready asks a host's ready endpoint directly.
+func (f *fleetE2E) ready(i int) (bool, string) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + f.hosts[i].http + "/.cutover/ready")
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == 200, strings.TrimSpace(string(b))
+}
+
+// waitAllReady waits until every running host says ready.
+func (f *fleetE2E) waitAllReady(d time.Duration) {
+	f.t.Helper()
+	for i, h := range f.hosts {
+		if h.serve == nil {
+			continue
+		}
+		waitFor(f.t, f.names[i]+" ready", d, func() bool { ok, _ := f.ready(i); return ok })
+	}
+}
+
+// servedVersion asks a host's proxy directly which version it serves.
+func (f *fleetE2E) servedVersion(i int) string {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Post("http://"+f.hosts[i].http+"/which", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.Header.Get("X-Version")
+}
+
+// startLB starts HAProxy in front of every host, checking their ready
+// endpoints with the settings the README recommends.
+func (f *fleetE2E) startLB() {
+	t := f.t
+	t.Helper()
+	path, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("haproxy is required in CI (apt-get install haproxy)")
+		}
+		t.Skip("haproxy not installed")
+	}
+	f.lb = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var servers strings.Builder
+	for i, h := range f.hosts {
+		fmt.Fprintf(&servers, "  server %s %s check inter 200ms fall 2 rise 2\n", f.names[i], h.http)
+	}
+	cfg := fmt.Sprintf(`global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  retries 0
+frontend fe
+  bind %s
+  default_backend be
+backend be
+  balance roundrobin
+  option httpchk GET /.cutover/ready
+  http-check expect status 200
+  http-response set-header X-Served-By %%s
+%s`, f.lb, servers.String())
+	file := filepath.Join(f.dir, "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.lbLog = &syncBuffer{}
+	cmd := exec.Command(path, "-db", "-f", file)
+	cmd.Stdout, cmd.Stderr = f.lbLog, f.lbLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.lbCmd = cmd
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("haproxy log:\n%s", f.lbLog)
+		}
+	})
+	waitFor(t, "haproxy listening", 10*time.Second, func() bool {
+		c, err := net.Dial("tcp", f.lb)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	// Every running host in the pool.
+	waitFor(t, "every host in haproxy's pool", 20*time.Second, func() bool {
+		seen := map[string]bool{}
+		for range 40 {
+			if s, _, ok := f.lbOnce(); ok {
+				seen[s] = true
+			}
+		}
+		for i, h := range f.hosts {
+			if h.serve != nil && !seen[f.names[i]] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// lbOnce sends one request through HAProxy on a new connection.
+func (f *fleetE2E) lbOnce() (host, version string, ok bool) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Post("http://"+f.lb+"/which", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		return "", "", false
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.Header.Get("X-Served-By"), resp.Header.Get("X-Version"), resp.StatusCode == 200
+}
+
+// sample is one response the recorder saw.
+type sample struct {
+	start, end time.Time
+	host       string
+	version    string
+	err        string // transport error or non-2xx status
+}
+
+// recorder sends POSTs through the load balancer from several workers
+// (half on keep-alive connections, half on new ones; a POST with a body is
+// never retried by Go's client) and keeps every response.
+type recorder struct {
+	mu      sync.Mutex
+	samples []sample
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func startRecorder(t *testing.T, url string, workers int) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for w := range workers {
+		keep := w%2 == 0
+		wg.Go(func() {
+			tr := &http.Transport{DisableKeepAlives: !keep, MaxIdleConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			for n := 0; ctx.Err() == nil && n < 1_000_000; n++ {
+				s := sample{start: time.Now()}
+				resp, err := c.Post(url+"/which", "text/plain", bytes.NewReader([]byte("ping")))
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					s.err = err.Error()
+				} else {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					s.host, s.version = resp.Header.Get("X-Served-By"), resp.Header.Get("X-Version")
+					if resp.StatusCode/100 != 2 {
+						s.err = resp.Status
+					}
+				}
+				s.end = time.Now()
+				r.mu.Lock()
+				r.samples = append(r.samples, s)
+				r.mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // pacing, not synchronisation
+			}
+		})
+	}
+	go func() { wg.Wait(); close(r.done) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *recorder) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// mark returns the number of samples so far (to slice one phase).
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.samples)
+}
+
+func (r *recorder) since(i int) []sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.samples[i:])
+}
+
+// failures returns the failed samples.
+func failures(ss []sample) []sample {
+	var out []sample
+	for _, s := range ss {
+		if s.err != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mixedWindow is how long two versions answered at once around a switch
+// from old to new: from the end of the first response by new to the start
+// of the last request answered by old (0 when every old answer began
+// before the first new answer ended).
+func mixedWindow(ss []sample, old, new string) time.Duration {
+	var firstNewEnd, lastOldStart time.Time
+	for _, s := range ss {
+		if s.err != "" {
+			continue
+		}
+		if s.version == new && (firstNewEnd.IsZero() || s.end.Before(firstNewEnd)) {
+			firstNewEnd = s.end
+		}
+		if s.version == old && s.start.After(lastOldStart) {
+			lastOldStart = s.start
+		}
+	}
+	if firstNewEnd.IsZero() || lastOldStart.Before(firstNewEnd) {
+		return 0
+	}
+	return lastOldStart.Sub(firstNewEnd)
+}
+
+// byHostVersion counts successful responses per host and version.
+func byHostVersion(ss []sample) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, s := range ss {
+		if s.err != "" {
+			continue
+		}
+		if out[s.host] == nil {
+			out[s.host] = map[string]int{}
+		}
+		out[s.host][s.version]++
+	}
+	return out
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// etcdOne starts a one-member etcd from the Debian binary.
+func etcdOne(t *testing.T) *etcdtest.Cluster {
+	t.Helper()
+	return etcdtest.StartBinary(t, etcdtest.BinaryOptions{Members: 1})
+}

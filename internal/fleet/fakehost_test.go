@@ -1,0 +1,176 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cutover-dev/cutover/internal/deploy"
+)
+
+// fakeHost is a Host that keeps versions in memory, for protocol tests:
+// what matters here is when the agent calls what, not how instances run.
+// The controller behind the real Host is tested in internal/deploy and
+// end to end.
+type fakeHost struct {
+	name string
+
+	mu       sync.Mutex
+	applied  map[string]string
+	standby  map[string]string
+	prepared map[string]string // deploy id → version started
+	digest   string
+	fields   map[string]string
+	// failPrepare makes Prepare of a version fail; hangPrepare makes it
+	// wait for its context.
+	failPrepare map[string]string
+	hangPrepare map[string]bool
+	// log records calls as "prepare d v", "commit d v", "abort d", "converge s v".
+	log      []call
+	events   []deploy.Event
+	changed  chan struct{}
+	services []string
+}
+
+type call struct {
+	what string
+	at   time.Time
+}
+
+func newFakeHost(name string, services ...string) *fakeHost {
+	if len(services) == 0 {
+		services = []string{"web"}
+	}
+	return &fakeHost{
+		name: name, applied: map[string]string{}, standby: map[string]string{}, prepared: map[string]string{},
+		digest: "d1", fields: map[string]string{"health": "h1", "process": "p1"},
+		failPrepare: map[string]string{}, hangPrepare: map[string]bool{}, changed: make(chan struct{}), services: services,
+	}
+}
+
+func (h *fakeHost) record(format string, args ...any) {
+	h.log = append(h.log, call{what: fmt.Sprintf(format, args...), at: time.Now()})
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+func (h *fakeHost) Services() []string { return h.services }
+
+func (h *fakeHost) ConfigDigest(string) (string, map[string]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.digest, h.fields, nil
+}
+
+func (h *fakeHost) Prepare(ctx context.Context, p Plan) error {
+	h.mu.Lock()
+	h.record("prepare %s %s", p.ID, p.Version)
+	fail, hang := h.failPrepare[p.Version], h.hangPrepare[p.Version]
+	h.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if fail != "" {
+		return errors.New(fail)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.standby[p.Service] != p.Version {
+		h.prepared[p.ID] = p.Version
+	}
+	h.record("prepared %s %s", p.ID, p.Version)
+	return nil
+}
+
+func (h *fakeHost) Commit(_ context.Context, p Plan) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.standby[p.Service] = h.applied[p.Service]
+	h.applied[p.Service] = p.Version
+	delete(h.prepared, p.ID)
+	h.record("commit %s %s", p.ID, p.Version)
+	return nil
+}
+
+func (h *fakeHost) Abort(_ context.Context, p Plan, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.prepared, p.ID)
+	h.record("abort %s", p.ID)
+	return nil
+}
+
+func (h *fakeHost) Applied(svc string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.applied[svc]
+}
+
+func (h *fakeHost) Converge(_ context.Context, svc string, a Active) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.standby[svc] = h.applied[svc]
+	h.applied[svc] = a.Version
+	h.record("converge %s %s", svc, a.Version)
+	return nil
+}
+
+func (h *fakeHost) RetireStandby(_ context.Context, svc, version, _ string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.standby[svc] == version {
+		delete(h.standby, svc)
+	}
+	h.record("retire %s %s", svc, version)
+	return nil
+}
+
+func (h *fakeHost) Emit(ev deploy.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, ev)
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// calls returns a copy of the call log.
+func (h *fakeHost) calls() []call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]call(nil), h.log...)
+}
+
+// waitFor waits until cond holds (evaluated under the host's lock).
+func (h *fakeHost) waitFor(ctx context.Context, cond func(h *fakeHost) bool) error {
+	for {
+		h.mu.Lock()
+		ok, ch := cond(h), h.changed
+		h.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// done returns the done event of operation id once it is published.
+func (h *fakeHost) done(ctx context.Context, id string) (deploy.Event, error) {
+	var ev deploy.Event
+	err := h.waitFor(ctx, func(h *fakeHost) bool {
+		for _, e := range h.events {
+			if e.OpID == id && e.Type == deploy.EventDone {
+				ev = e
+				return true
+			}
+		}
+		return false
+	})
+	return ev, err
+}
