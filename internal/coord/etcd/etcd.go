@@ -258,6 +258,15 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) <-chan 
 	out := make(chan coord.WatchResponse, 16)
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	opts := []clientv3.OpOption{clientv3.WithPrefix()}
+	if fromRev <= 0 {
+		// "From now on" is the revision after the current one, so every
+		// write after Watch returns is delivered.
+		gctx, gcancel := s.ctx(ctx)
+		if resp, err := s.c.Get(gctx, "cutover-rev", clientv3.WithCountOnly()); err == nil {
+			fromRev = resp.Header.Revision + 1
+		}
+		gcancel()
+	}
 	if fromRev > 0 {
 		opts = append(opts, clientv3.WithRev(fromRev))
 	}
@@ -285,16 +294,27 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) <-chan 
 			if resp.IsProgressNotify() && len(resp.Events) == 0 {
 				continue
 			}
-			r := coord.WatchResponse{Revision: resp.Header.Revision, Events: make([]coord.Event, 0, len(resp.Events))}
+			// One response per revision (one transaction), as the local
+			// backend delivers them.
+			var r *coord.WatchResponse
 			for _, ev := range resp.Events {
 				e := coord.Event{Type: coord.EventPut, KV: toKV(ev.Kv)}
 				if ev.Type == clientv3.EventTypeDelete {
 					e.Type = coord.EventDelete
 					e.KV.Value = nil
 				}
+				if r != nil && r.Revision != e.KV.ModRevision {
+					if !send(*r) {
+						return
+					}
+					r = nil
+				}
+				if r == nil {
+					r = &coord.WatchResponse{Revision: e.KV.ModRevision}
+				}
 				r.Events = append(r.Events, e)
 			}
-			if !send(r) {
+			if r != nil && !send(*r) {
 				return
 			}
 		}
