@@ -55,9 +55,9 @@ type Options struct {
 // Controller runs deploys. Its methods are safe for concurrent use.
 type Controller struct {
 	fleetOps fleetOps // operations fleet deploys drive, by fleet deploy id
-	opts Options
-	log  *slog.Logger
-	bus  *bus
+	opts     Options
+	log      *slog.Logger
+	bus      *bus
 
 	ctx    context.Context // lifetime of background work
 	cancel context.CancelFunc

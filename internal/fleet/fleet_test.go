@@ -287,7 +287,9 @@ func TestLostHostDuringPrepareAborts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := lost.host.waitFor(ctx, func(h *fakeHost) bool { return len(h.log) > 0 && strings.HasPrefix(h.log[len(h.log)-1].what, "prepare "+id) }); err != nil {
+	if err := lost.host.waitFor(ctx, func(h *fakeHost) bool {
+		return len(h.log) > 0 && strings.HasPrefix(h.log[len(h.log)-1].what, "prepare "+id)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	lost.proxy.Blackhole()

@@ -40,16 +40,16 @@ func newKeys(prefix string) keys {
 	return keys{prefix: prefix}
 }
 
-func (k keys) hosts() string             { return k.prefix + "hosts/" }
-func (k keys) host(h string) string      { return k.prefix + "hosts/" + h }
-func (k keys) services() string          { return k.prefix + "services/" }
-func (k keys) active(s string) string    { return k.prefix + "services/" + s + "/active" }
-func (k keys) lock(s string) string      { return k.prefix + "services/" + s + "/lock" }
-func (k keys) retire(s string) string    { return k.prefix + "services/" + s + "/retire" }
-func (k keys) deploys() string           { return k.prefix + "deploys/" }
-func (k keys) deploy(id string) string   { return k.prefix + "deploys/" + id + "/" }
-func (k keys) plan(id string) string     { return k.deploy(id) + "plan" }
-func (k keys) state(id string) string    { return k.deploy(id) + "state" }
+func (k keys) hosts() string                { return k.prefix + "hosts/" }
+func (k keys) host(h string) string         { return k.prefix + "hosts/" + h }
+func (k keys) services() string             { return k.prefix + "services/" }
+func (k keys) active(s string) string       { return k.prefix + "services/" + s + "/active" }
+func (k keys) lock(s string) string         { return k.prefix + "services/" + s + "/lock" }
+func (k keys) retire(s string) string       { return k.prefix + "services/" + s + "/retire" }
+func (k keys) deploys() string              { return k.prefix + "deploys/" }
+func (k keys) deploy(id string) string      { return k.prefix + "deploys/" + id + "/" }
+func (k keys) plan(id string) string        { return k.deploy(id) + "plan" }
+func (k keys) state(id string) string       { return k.deploy(id) + "state" }
 func (k keys) prepared(id, h string) string { return k.deploy(id) + "prepared/" + h }
 func (k keys) failed(id, h string) string   { return k.deploy(id) + "failed/" + h }
 func (k keys) switched(id, h string) string { return k.deploy(id) + "switched/" + h }

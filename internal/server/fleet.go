@@ -142,7 +142,9 @@ func (b *fleetBackend) Abort(ctx context.Context, service string) error {
 func (b *fleetBackend) Fleet(ctx context.Context) (fleet.Status, error) { return b.agent.Status(), nil }
 
 // RemoveHost implements api.FleetBackend.
-func (b *fleetBackend) RemoveHost(ctx context.Context, name string) error { return b.agent.Remove(name) }
+func (b *fleetBackend) RemoveHost(ctx context.Context, name string) error {
+	return b.agent.Remove(name)
+}
 
 // fleetRollback rolls the fleet back after this host saw its active version
 // turn unhealthy within the standby window.
