@@ -62,7 +62,7 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 	}
 	if !ob.trusted || r.Header.Get("X-Forwarded-Proto") == "" {
 		ob.proto = "http"
-		if r.TLS != nil {
+		if isTLS(r) {
 			ob.proto = "https"
 		}
 	}
