@@ -22,6 +22,7 @@ type outbound struct {
 	query      string
 	host       string
 	xff        string
+	realIP     string    // "" keeps the client's X-Real-IP
 	proto      string    // "" keeps the client's X-Forwarded-Proto
 	fwdHost    string    // "" keeps the client's X-Forwarded-Host
 	genID      requestID // with newID: a generated ID that replaces the client's
@@ -59,6 +60,9 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 		ob.xff = strings.Join(prior, ", ") + ", " + client
 	} else {
 		ob.xff = client
+	}
+	if !ob.trusted || r.Header.Get("X-Real-Ip") == "" {
+		ob.realIP = client
 	}
 	if !ob.trusted || r.Header.Get("X-Forwarded-Proto") == "" {
 		ob.proto = "http"
@@ -110,6 +114,8 @@ func (ob *outbound) skipRequestHeader(k string) bool {
 		return ob.proto != ""
 	case "X-Forwarded-Host":
 		return ob.fwdHost != ""
+	case "X-Real-Ip":
+		return ob.realIP != ""
 	case "X-Request-Id":
 		return ob.newID
 	case "Forwarded":
@@ -148,6 +154,9 @@ func (ob *outbound) writeHead(bw *bufio.Writer, r *http.Request, targetAddr stri
 		}
 	}
 	writeHeaderLine(bw, "X-Forwarded-For", ob.xff)
+	if ob.realIP != "" {
+		writeHeaderLine(bw, "X-Real-IP", ob.realIP)
+	}
 	if ob.proto != "" {
 		writeHeaderLine(bw, "X-Forwarded-Proto", ob.proto)
 	}
