@@ -33,6 +33,7 @@ var (
 	pageDrained     = newErrorPage(http.StatusGatewayTimeout, "upstream drained before responding")
 	pageUpgrade     = newErrorPage(http.StatusBadGateway, "upstream refused the protocol upgrade")
 	pageBadBody     = newErrorPage(http.StatusBadRequest, "request body could not be read")
+	pageBadPath     = newErrorPage(http.StatusBadRequest, "request path cannot be normalised safely")
 
 	textContentType = []string{"text/plain; charset=utf-8"}
 	jsonContentType = []string{"application/json"}

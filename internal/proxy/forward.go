@@ -36,6 +36,7 @@ var errBodyTooLarge = errors.New("request body too large")
 // exchange is the per-request record used for metrics and the access log.
 type exchange struct {
 	start   time.Time
+	path    string // the normalised escaped path
 	svc     *service
 	set     *targetSet
 	target  *target
@@ -70,7 +71,16 @@ func (ex *exchange) releaseTarget() {
 // forwards the request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchange{start: time.Now()}
-	svc := p.table.Load().lookup(r.Host, r.URL.Path)
+	path, ok := requestPath(r)
+	if !ok {
+		ex.status = http.StatusBadRequest
+		w.Header()["Connection"] = connClose
+		writeError(w, r, ex.status, pageBadPath)
+		p.finish(r, &ex)
+		return
+	}
+	ex.path = path
+	svc := p.table.Load().lookup(r.Host, path)
 	if svc == nil {
 		ex.status = http.StatusNotFound
 		writeError(w, r, ex.status, pageNotFound)
@@ -295,7 +305,7 @@ func (p *Proxy) send(ctx context.Context, w http.ResponseWriter, r *http.Request
 // reroute moves ex to the service and set of the current routing table
 // and reports whether they differ from the ones ex had.
 func (p *Proxy) reroute(w http.ResponseWriter, r *http.Request, ex *exchange) bool {
-	svc := p.table.Load().lookup(r.Host, r.URL.Path)
+	svc := p.table.Load().lookup(r.Host, ex.path)
 	if svc == nil || svc == ex.svc {
 		return false
 	}

@@ -17,6 +17,8 @@ import (
 //     frames by Content-Length sees a different request boundary);
 //   - more than one Content-Length line, even with equal values;
 //   - more than one Transfer-Encoding line;
+//   - a Transfer-Encoding whose last coding is not chunked (section 6.3:
+//     the length cannot be determined; net/http answers 501);
 //   - a header line folded onto the previous one (obs-fold).
 //
 // A request head is held back until it is complete; a refused head is
@@ -63,6 +65,9 @@ type framing struct {
 	clCount   int
 	teCount   int
 	folded    bool
+	tok       [len("chunked") + 1]byte // the Transfer-Encoding coding being read
+	tokLen    int
+	chunked   bool // the last Transfer-Encoding coding read is chunked
 	clBad     bool
 	clDigits  bool
 	cl        uint64
@@ -340,6 +345,9 @@ func (f *framing) headByte(b byte) (end, bad bool) {
 		if f.field == fieldCL && !f.clDigits {
 			f.clBad = true
 		}
+		if f.field == fieldTE {
+			f.endCoding()
+		}
 		f.field = fieldNone
 	case f.inName:
 		if b == ':' {
@@ -361,6 +369,17 @@ func (f *framing) headByte(b byte) (end, bad bool) {
 		} else {
 			f.nameOver = true
 		}
+	case f.field == fieldTE:
+		switch b {
+		case ',':
+			f.endCoding()
+		case ' ', '\t', '\r':
+		default:
+			if f.tokLen < len(f.tok) {
+				f.tok[f.tokLen] = b
+			}
+			f.tokLen++
+		}
 	case f.field == fieldCL:
 		switch {
 		case b >= '0' && b <= '9':
@@ -375,6 +394,15 @@ func (f *framing) headByte(b byte) (end, bad bool) {
 		}
 	}
 	return false, false
+}
+
+// endCoding ends a Transfer-Encoding list element; empty ones do not count.
+func (f *framing) endCoding() {
+	if f.tokLen == 0 {
+		return
+	}
+	f.chunked = f.tokLen == len("chunked") && asciiEqualFold(f.tok[:f.tokLen], "chunked")
+	f.tokLen = 0
 }
 
 // endHead decides on a complete, accepted head how its body is framed; next
@@ -400,7 +428,8 @@ func (f *framing) endHead(next int) {
 
 // refused reports whether the complete head just parsed is ambiguous.
 func (f *framing) refused() bool {
-	return f.folded || f.clCount > 1 || f.teCount > 1 || (f.clCount > 0 && f.teCount > 0)
+	return f.folded || f.clCount > 1 || f.teCount > 1 || (f.clCount > 0 && f.teCount > 0) ||
+		(f.teCount == 1 && !f.chunked)
 }
 
 func hexVal(b byte) int {

@@ -67,6 +67,10 @@ func TestFramingGuard(t *testing.T) {
 		{"te and cl", "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n", reject},
 		{"two equal lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", reject},
 		{"two te lines", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", reject},
+		{"te not ending in chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", reject},
+		{"te gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", reject},
+		{"te list ending in chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip , Chunked\r\n\r\n0\r\n\r\n",
+			"POST / HTTP/1.1\r\nTransfer-Encoding: gzip , Chunked\r\n\r\n0\r\n\r\n"},
 		{"obs-fold", "GET / HTTP/1.1\r\nX-A: b\r\n c\r\n\r\n", reject},
 		{"h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nX: a\r\n b\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nX: a\r\n b\r\n\r\n"},
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -38,17 +37,9 @@ type outbound struct {
 // prepare computes the outbound request for r.
 func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 	spec := &ex.svc.spec
-	path := r.URL.EscapedPath()
-	if spec.StripPrefix {
-		if strings.HasPrefix(path, spec.PathPrefix) {
-			path = stripPathPrefix(path, spec.PathPrefix)
-		} else {
-			// The prefix matched the decoded path only; strip it there.
-			path = (&url.URL{Path: stripPathPrefix(r.URL.Path, spec.PathPrefix)}).EscapedPath()
-		}
-	}
-	if path == "" {
-		path = "/"
+	path := ex.path
+	if spec.StripPrefix && path != "*" {
+		path = stripPathPrefix(path, ex.svc.matchPrefix)
 	}
 	ob.path = path
 	ob.query = r.URL.RawQuery
