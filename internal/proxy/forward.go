@@ -99,6 +99,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ex.status, pageTooLarge)
 		return
 	}
+	if svc.spec.BufferRequests && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if !p.bufferBody(w, r, &ex) {
+			return
+		}
+	}
 	p.forward(w, r, &ex)
 }
 
@@ -156,7 +161,11 @@ func (cl *call) end(reusable bool) {
 			_ = cl.rc.SetReadDeadline(time.Now().Add(lingerTimeout))
 			_ = cl.rc.Flush()
 			<-cl.bodyDone
-			_ = cl.rc.SetReadDeadline(time.Time{})
+			if cl.body.timedOut() {
+				stopBodyReads(cl.rc)
+			} else {
+				_ = cl.rc.SetReadDeadline(time.Time{})
+			}
 		}
 	}
 	if reusable && !cl.broken && !cl.resp.closeAfter && cl.resp.done {
@@ -174,7 +183,7 @@ func (cl *call) end(reusable bool) {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	ctx := r.Context()
 	var ob outbound
-	p.prepare(r, ex, &ob)
+	p.prepare(w, r, ex, &ob)
 
 	var (
 		cl                 call
@@ -191,7 +200,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 			if !rerouted && !ob.body.touched() && p.reroute(w, r, ex) {
 				rerouted, tried = true, 0
 				ob = outbound{}
-				p.prepare(r, ex, &ob)
+				p.prepare(w, r, ex, &ob)
 				continue
 			}
 			break
@@ -326,6 +335,11 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, ex *exchange, ob 
 	case err == nil && ex.target == nil:
 		ex.status = http.StatusServiceUnavailable
 		writeError(w, r, ex.status, pageUnavailable)
+	case ob.body.timedOut():
+		ex.status = http.StatusRequestTimeout
+		stopBodyReads(w)
+		w.Header()["Connection"] = connClose
+		writeError(w, r, ex.status, pageBodyTimeout)
 	case r.Context().Err() != nil:
 		ex.status = statusClientClosed
 	case ob.body.tooLarge():
@@ -452,6 +466,7 @@ type bodyReader struct {
 	rc    io.ReadCloser
 	limit int64 // 0: none
 	n     int64
+	clock bodyClock
 	flags atomic.Uint32
 }
 
@@ -460,6 +475,7 @@ const (
 	bodyTooLarge
 	bodyReadFailed
 	bodyEOF
+	bodyTimedOut
 )
 
 // Read reads from the client's body.
@@ -475,7 +491,19 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			p = p[:room]
 		}
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.clock.active() {
+		start := b.clock.before()
+		n, err = b.rc.Read(p)
+		if b.clock.after(start, n, err) {
+			b.flags.Or(bodyTimedOut | bodyReadFailed)
+			b.n += int64(n)
+			return n, errBodyTimeout
+		}
+	} else {
+		n, err = b.rc.Read(p)
+	}
 	b.n += int64(n)
 	if b.limit > 0 && b.n > b.limit {
 		b.flags.Or(bodyTooLarge)
@@ -494,3 +522,4 @@ func (b *bodyReader) touched() bool    { return b != nil && b.flags.Load()&bodyT
 func (b *bodyReader) tooLarge() bool   { return b != nil && b.flags.Load()&bodyTooLarge != 0 }
 func (b *bodyReader) readFailed() bool { return b != nil && b.flags.Load()&bodyReadFailed != 0 }
 func (b *bodyReader) sawEOF() bool     { return b != nil && b.flags.Load()&bodyEOF != 0 }
+func (b *bodyReader) timedOut() bool   { return b != nil && b.flags.Load()&bodyTimedOut != 0 }

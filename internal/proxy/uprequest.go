@@ -34,8 +34,8 @@ type outbound struct {
 	idempotent bool
 }
 
-// prepare computes the outbound request for r.
-func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
+// prepare computes the outbound request for r answered on w.
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, ex *exchange, ob *outbound) {
 	spec := &ex.svc.spec
 	path := ex.path
 	if spec.StripPrefix && path != "*" {
@@ -89,6 +89,9 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 		ob.body, ob.bodyLen = nil, 0
 	} else {
 		ob.body = &bodyReader{rc: r.Body, limit: spec.MaxBodyBytes}
+		if !spec.BufferRequests {
+			ob.body.clock = newBodyClock(w, spec)
+		}
 		ob.bodyLen = r.ContentLength
 	}
 }
