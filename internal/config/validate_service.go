@@ -39,6 +39,12 @@ func (v *validator) service(s *Service) {
 	v.positive(f("deploy_timeout"), s.DeployTimeout)
 	v.positive(f("hooks.timeout"), s.Hooks.Timeout)
 	v.nonNegative(f("max_body_bytes"), s.MaxBodyBytes)
+	if s.BodyReadTimeout != nil {
+		v.nonNegativeDuration(f("body_read_timeout"), *s.BodyReadTimeout)
+	}
+	if s.MinBodyRate != nil {
+		v.nonNegative(f("min_body_rate"), *s.MinBodyRate)
+	}
 	v.oneOf(f("balance"), s.Balance, BalanceLeastInflight, BalanceRoundRobin)
 	v.token(f("sticky.cookie"), s.Sticky.Cookie, true)
 	v.token(f("sticky.header"), s.Sticky.Header, false)

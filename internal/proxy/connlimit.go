@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -171,6 +172,10 @@ func (t *clientListener) released(tc *clientConn) {
 
 // freeMemory returns unused memory to the OS and starts a new peak.
 func (t *clientListener) freeMemory() {
+	// The first collection moves pooled buffers (net/http's bufio pools)
+	// to the pools' victim caches, the second frees them; FreeOSMemory
+	// then returns the pages.
+	runtime.GC()
 	debug.FreeOSMemory()
 	t.mu.Lock()
 	t.peak = t.live

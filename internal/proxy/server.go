@@ -65,7 +65,9 @@ type Server struct {
 	closed  bool
 	httpLn  net.Listener
 	httpsLn net.Listener
-	wg      sync.WaitGroup
+	// listeners are the wrapped httpLn and httpsLn.
+	listeners []*clientListener
+	wg        sync.WaitGroup
 }
 
 // NewServer validates opts, loads the TLS certificate and returns a Server
@@ -185,6 +187,7 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 	tr := newClientListener(ln, s.opts.MaxConnections, true, s.opts.MaxHeaderBytes+headSlack, tlsCfg, s.log)
 	srv.ConnState = tr.ConnState
+	s.listeners = append(s.listeners, tr)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -244,4 +247,16 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// openConnections returns the number of open client connections of all
+// listeners.
+func (s *Server) openConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.listeners {
+		n += l.Open()
+	}
+	return n
 }

@@ -145,7 +145,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	httpSrv, err := proxy.NewServer(px, proxy.ServerOptions{
 		HTTPAddr: cfg.Listen.HTTP, HTTPSAddr: cfg.Listen.HTTPS, CertFile: cfg.Listen.TLS.Cert, KeyFile: cfg.Listen.TLS.Key,
 		ReadHeaderTimeout: cfg.Listen.ReadHeaderTimeout.D(), IdleTimeout: cfg.Listen.IdleTimeout.D(),
-		MaxHeaderBytes: cfg.Listen.MaxHeaderBytes, Logger: log,
+		MaxHeaderBytes: cfg.Listen.MaxHeaderBytes, MaxConnections: cfg.Listen.MaxConnections, Logger: log,
 	})
 	if err != nil {
 		return err
