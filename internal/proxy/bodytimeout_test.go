@@ -90,10 +90,10 @@ func slowClient(addr string, trickle time.Duration) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	_, err = br.ReadByte()
-	return resp.Status, err == io.EOF || isConnReset(err), nil
+	return resp.Status + " " + strings.TrimSpace(string(body)), err == io.EOF || isConnReset(err), nil
 }
 
 func TestSlowBodiesReleaseUpstreamConnections(t *testing.T) {

@@ -147,6 +147,17 @@ func (t *clientListener) Open() int {
 	return t.live
 }
 
+// Idle returns the number of idle keep-alive connections.
+func (t *clientListener) Idle() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := t.idle.next; c != &t.idle; c = c.next {
+		n++
+	}
+	return n
+}
+
 // Close closes the listener and stops the pending memory release.
 func (t *clientListener) Close() error {
 	t.mu.Lock()

@@ -72,14 +72,18 @@ func TestMaxConnectionsClosesOldestIdle(t *testing.T) {
 		br *bufio.Reader
 	}
 	var conns []kc
-	for range max {
+	for i := range max {
 		c, br := keepAliveConn(t, addr)
 		conns = append(conns, kc{c, br})
+		// The server marks a connection idle just after its answer: wait,
+		// so that connections become idle in the order they were opened.
+		waitFor(t, 5*time.Second, "the connection to be idle", func() bool { return srv.idleConnections() == i+1 })
 	}
 	// max+extra: each new connection is served and closes the oldest idle one.
 	for range extra {
 		c, br := keepAliveConn(t, addr)
 		conns = append(conns, kc{c, br})
+		waitFor(t, 5*time.Second, "the connection to be idle", func() bool { return srv.idleConnections() == max })
 	}
 	for i, k := range conns[:extra] {
 		if !closedByPeer(k.c, k.br) {

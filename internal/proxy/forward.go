@@ -244,6 +244,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	}
 	defer ex.releaseTarget()
 	if ex.target == nil || err != nil {
+		if cl.bodyDone != nil && ctx.Err() != nil {
+			// The client's side ended (gone, or its body timed out): the
+			// body writer's reads fail at once, and its result tells why.
+			if berr := <-cl.bodyDone; berr != nil {
+				cl.broken = true
+			}
+			cl.bodyDone = nil
+		}
 		p.failed(w, r, ex, &ob, err, dialFailure)
 		if cl.c != nil {
 			cl.end(false)

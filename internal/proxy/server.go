@@ -260,3 +260,15 @@ func (s *Server) openConnections() int {
 	}
 	return n
 }
+
+// idleConnections returns the number of idle keep-alive client connections
+// of all listeners.
+func (s *Server) idleConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.listeners {
+		n += l.Idle()
+	}
+	return n
+}
