@@ -13,6 +13,9 @@ const (
 	DefaultReadHeaderTimeout     = Duration(10 * time.Second)
 	DefaultIdleTimeout           = Duration(120 * time.Second)
 	DefaultMaxHeaderBytes        = 64 << 10
+	DefaultBodyReadTimeout       = Duration(60 * time.Second)
+	DefaultMinBodyRate           = 500
+	DefaultMaxConnections        = 10_000
 	DefaultHost                  = "127.0.0.1"
 	DefaultDrainTimeout          = Duration(30 * time.Second)
 	DefaultDeployTimeout         = Duration(60 * time.Second)
@@ -138,6 +141,15 @@ func (c *Config) applyDefaults(env environment) {
 	if unset("listen.max_header_bytes", l.MaxHeaderBytes == 0) {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if unset("listen.body_read_timeout", l.BodyReadTimeout == 0) {
+		l.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if unset("listen.min_body_rate", l.MinBodyRate == 0) {
+		l.MinBodyRate = DefaultMinBodyRate
+	}
+	if unset("listen.max_connections", l.MaxConnections == 0) {
+		l.MaxConnections = DefaultMaxConnections
+	}
 	if c.AccessLog == nil {
 		on := true
 		c.AccessLog = &on
@@ -150,6 +162,14 @@ func (c *Config) applyDefaults(env environment) {
 			s.Name = name
 		}
 		s.applyDefaults(unset, "services."+name)
+		if s.BodyReadTimeout == nil {
+			d := l.BodyReadTimeout
+			s.BodyReadTimeout = &d
+		}
+		if s.MinBodyRate == nil {
+			r := l.MinBodyRate
+			s.MinBodyRate = &r
+		}
 	}
 	if c.src == nil && len(c.ServiceOrder) != len(c.Services) {
 		c.ServiceOrder = sortedKeys(c.Services)

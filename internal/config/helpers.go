@@ -120,3 +120,23 @@ func (dk *Docker) MemoryBytes() (int64, error) {
 	}
 	return bytes, nil
 }
+
+// BodyTimeout returns the service's request body read timeout:
+// BodyReadTimeout, or listen.body_read_timeout's default (60s) when unset.
+// 0 means no limit.
+func (s *Service) BodyTimeout() time.Duration {
+	if s.BodyReadTimeout == nil {
+		return DefaultBodyReadTimeout.D()
+	}
+	return s.BodyReadTimeout.D()
+}
+
+// BodyRate returns the service's minimum request body rate in bytes per
+// second: MinBodyRate, or listen.min_body_rate's default (500) when unset.
+// 0 means no minimum.
+func (s *Service) BodyRate() int64 {
+	if s.MinBodyRate == nil {
+		return DefaultMinBodyRate
+	}
+	return *s.MinBodyRate
+}

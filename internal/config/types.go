@@ -55,6 +55,19 @@ type Listen struct {
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds request headers (default 64 KiB).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// BodyReadTimeout bounds the idle time between reads of a request body
+	// (default 60s, as nginx's client_body_timeout; 0: none); a slower
+	// client gets 408. Services may override it.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+	// MinBodyRate is the lowest request body rate in bytes per second,
+	// averaged over 10 s of waiting for the client (default 500, as Apache's
+	// mod_reqtimeout; 0: none); a slower client gets 408. Services may
+	// override it.
+	MinBodyRate int64 `yaml:"min_body_rate"`
+	// MaxConnections bounds the open client connections of each listener
+	// (default 10000); beyond it the oldest idle keep-alive connection is
+	// closed, and a new one is refused only when none is idle.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // TLS names a certificate and key file in PEM form.
@@ -142,6 +155,15 @@ type Service struct {
 	// MaxBodyBytes limits request bodies (default 0: no limit); larger requests get 413.
 	// The file may give a unit: 10MB (decimal) or 512KiB (binary); see ParseByteSize.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" unit:"bytes"`
+	// BodyReadTimeout overrides listen.body_read_timeout for this service.
+	BodyReadTimeout *Duration `yaml:"body_read_timeout"`
+	// MinBodyRate overrides listen.min_body_rate for this service.
+	MinBodyRate *int64 `yaml:"min_body_rate"`
+	// BufferRequests reads each request body completely before it is sent
+	// to an instance, so slow clients never hold one (for apps with a
+	// thread per request). Bodies are held in memory up to max_body_bytes,
+	// or 8 MiB when that is 0; larger ones get 413.
+	BufferRequests bool `yaml:"buffer_requests"`
 	// ResponseHeaderTimeout bounds waiting for the upstream's response headers (default 60s).
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
 	// Balance is round_robin or least_inflight (default least_inflight).

@@ -111,6 +111,18 @@ func (v *validator) listen() {
 	if l.MaxHeaderBytes <= 0 {
 		v.add("listen.max_header_bytes", "remove it to use 65536", "must be positive, got %d", l.MaxHeaderBytes)
 	}
+	v.nonNegativeDuration("listen.body_read_timeout", l.BodyReadTimeout)
+	v.nonNegative("listen.min_body_rate", l.MinBodyRate)
+	if l.MaxConnections <= 0 {
+		v.add("listen.max_connections", "remove it to use 10000", "must be positive, got %d", l.MaxConnections)
+	}
+}
+
+// nonNegativeDuration checks a duration where 0 turns a limit off.
+func (v *validator) nonNegativeDuration(path string, d Duration) {
+	if d < 0 {
+		v.add(path, "use 0 (no limit) or a positive duration such as 60s", "must not be negative, got %s", d)
+	}
 }
 
 func (v *validator) admin(lookupEnv func(string) (string, bool)) {

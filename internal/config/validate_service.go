@@ -40,6 +40,12 @@ func (v *validator) service(s *Service) {
 	v.atLeast(f("hooks.timeout"), s.Hooks.Timeout, MinHookTimeout)
 	v.atLeast(f("response_header_timeout"), s.ResponseHeaderTimeout, MinResponseHeaderTimeout)
 	v.nonNegative(f("max_body_bytes"), s.MaxBodyBytes)
+	if s.BodyReadTimeout != nil {
+		v.nonNegativeDuration(f("body_read_timeout"), *s.BodyReadTimeout)
+	}
+	if s.MinBodyRate != nil {
+		v.nonNegative(f("min_body_rate"), *s.MinBodyRate)
+	}
 	v.oneOf(f("balance"), s.Balance, BalanceLeastInflight, BalanceRoundRobin)
 	v.token(f("sticky.cookie"), s.Sticky.Cookie, true)
 	v.token(f("sticky.header"), s.Sticky.Header, false)

@@ -157,6 +157,9 @@ func routeSpec(sc *config.Service, st store.ServiceState) proxy.ServiceSpec {
 		ForceHeader:           sc.Force.Header,
 		ForceCookie:           sc.Force.Cookie,
 		MaxBodyBytes:          sc.MaxBodyBytes,
+		BodyReadTimeout:       sc.BodyTimeout(),
+		MinBodyRate:           sc.BodyRate(),
+		BufferRequests:        sc.BufferRequests,
 		ResponseHeaderTimeout: sc.ResponseHeaderTimeout.D(),
 	}
 	if st.Active != nil {

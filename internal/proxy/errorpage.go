@@ -33,6 +33,8 @@ var (
 	pageDrained     = newErrorPage(http.StatusGatewayTimeout, "upstream drained before responding")
 	pageUpgrade     = newErrorPage(http.StatusBadGateway, "upstream refused the protocol upgrade")
 	pageBadBody     = newErrorPage(http.StatusBadRequest, "request body could not be read")
+	pageBodyTimeout = newErrorPage(http.StatusRequestTimeout, "request body arrived too slowly")
+	pageBadPath     = newErrorPage(http.StatusBadRequest, "request path cannot be normalised safely")
 
 	textContentType = []string{"text/plain; charset=utf-8"}
 	jsonContentType = []string{"application/json"}

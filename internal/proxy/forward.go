@@ -36,6 +36,7 @@ var errBodyTooLarge = errors.New("request body too large")
 // exchange is the per-request record used for metrics and the access log.
 type exchange struct {
 	start   time.Time
+	path    string // the normalised escaped path
 	svc     *service
 	set     *targetSet
 	target  *target
@@ -74,7 +75,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := exchange{start: time.Now()}
-	svc := p.table.Load().lookup(r.Host, r.URL.Path)
+	path, ok := requestPath(r)
+	if !ok {
+		ex.status = http.StatusBadRequest
+		w.Header()["Connection"] = connClose
+		writeError(w, r, ex.status, pageBadPath)
+		p.finish(r, &ex)
+		return
+	}
+	ex.path = path
+	svc := p.table.Load().lookup(r.Host, path)
 	if svc == nil {
 		ex.status = http.StatusNotFound
 		writeError(w, r, ex.status, pageNotFound)
@@ -92,6 +102,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Connection"] = connClose
 		writeError(w, r, ex.status, pageTooLarge)
 		return
+	}
+	if svc.spec.BufferRequests && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if !p.bufferBody(w, r, &ex) {
+			return
+		}
 	}
 	p.forward(w, r, &ex)
 }
@@ -150,7 +165,11 @@ func (cl *call) end(reusable bool) {
 			_ = cl.rc.SetReadDeadline(time.Now().Add(lingerTimeout))
 			_ = cl.rc.Flush()
 			<-cl.bodyDone
-			_ = cl.rc.SetReadDeadline(time.Time{})
+			if cl.body.timedOut() {
+				stopBodyReads(cl.rc)
+			} else {
+				_ = cl.rc.SetReadDeadline(time.Time{})
+			}
 		}
 	}
 	if reusable && !cl.broken && !cl.resp.closeAfter && cl.resp.done {
@@ -168,7 +187,7 @@ func (cl *call) end(reusable bool) {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	ctx := r.Context()
 	var ob outbound
-	p.prepare(r, ex, &ob)
+	p.prepare(w, r, ex, &ob)
 
 	var (
 		cl                 call
@@ -185,7 +204,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 			if !rerouted && !ob.body.touched() && p.reroute(w, r, ex) {
 				rerouted, tried = true, 0
 				ob = outbound{}
-				p.prepare(r, ex, &ob)
+				p.prepare(w, r, ex, &ob)
 				continue
 			}
 			break
@@ -229,6 +248,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	}
 	defer ex.releaseTarget()
 	if ex.target == nil || err != nil {
+		if cl.bodyDone != nil && ctx.Err() != nil {
+			// The client's side ended (gone, or its body timed out): the
+			// body writer's reads fail at once, and its result tells why.
+			if berr := <-cl.bodyDone; berr != nil {
+				cl.broken = true
+			}
+			cl.bodyDone = nil
+		}
 		p.failed(w, r, ex, &ob, err, dialFailure)
 		if cl.c != nil {
 			cl.end(false)
@@ -299,7 +326,7 @@ func (p *Proxy) send(ctx context.Context, w http.ResponseWriter, r *http.Request
 // reroute moves ex to the service and set of the current routing table
 // and reports whether they differ from the ones ex had.
 func (p *Proxy) reroute(w http.ResponseWriter, r *http.Request, ex *exchange) bool {
-	svc := p.table.Load().lookup(r.Host, r.URL.Path)
+	svc := p.table.Load().lookup(r.Host, ex.path)
 	if svc == nil || svc == ex.svc {
 		return false
 	}
@@ -320,6 +347,11 @@ func (p *Proxy) failed(w http.ResponseWriter, r *http.Request, ex *exchange, ob 
 	case err == nil && ex.target == nil:
 		ex.status = http.StatusServiceUnavailable
 		writeError(w, r, ex.status, pageUnavailable)
+	case ob.body.timedOut():
+		ex.status = http.StatusRequestTimeout
+		stopBodyReads(w)
+		w.Header()["Connection"] = connClose
+		writeError(w, r, ex.status, pageBodyTimeout)
 	case r.Context().Err() != nil:
 		ex.status = statusClientClosed
 	case ob.body.tooLarge():
@@ -446,6 +478,7 @@ type bodyReader struct {
 	rc    io.ReadCloser
 	limit int64 // 0: none
 	n     int64
+	clock bodyClock
 	flags atomic.Uint32
 }
 
@@ -454,6 +487,7 @@ const (
 	bodyTooLarge
 	bodyReadFailed
 	bodyEOF
+	bodyTimedOut
 )
 
 // Read reads from the client's body.
@@ -469,7 +503,19 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			p = p[:room]
 		}
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.clock.active() {
+		start := b.clock.before()
+		n, err = b.rc.Read(p)
+		if b.clock.after(start, n, err) {
+			b.flags.Or(bodyTimedOut | bodyReadFailed)
+			b.n += int64(n)
+			return n, errBodyTimeout
+		}
+	} else {
+		n, err = b.rc.Read(p)
+	}
 	b.n += int64(n)
 	if b.limit > 0 && b.n > b.limit {
 		b.flags.Or(bodyTooLarge)
@@ -488,3 +534,4 @@ func (b *bodyReader) touched() bool    { return b != nil && b.flags.Load()&bodyT
 func (b *bodyReader) tooLarge() bool   { return b != nil && b.flags.Load()&bodyTooLarge != 0 }
 func (b *bodyReader) readFailed() bool { return b != nil && b.flags.Load()&bodyReadFailed != 0 }
 func (b *bodyReader) sawEOF() bool     { return b != nil && b.flags.Load()&bodyEOF != 0 }
+func (b *bodyReader) timedOut() bool   { return b != nil && b.flags.Load()&bodyTimedOut != 0 }

@@ -42,6 +42,8 @@ func TestForwardedHeaders(t *testing.T) {
 			req.Header.Set("X-Forwarded-Proto", "https")
 			req.Header.Set("X-Forwarded-Host", "lb.test")
 			req.Header.Set("X-Request-Id", "lb-id-1")
+			req.Header.Set("X-Real-IP", "203.0.113.7")
+			req.Header.Set("Forwarded", "for=203.0.113.7;proto=https")
 			req.Header.Set("Connection", "keep-alive, X-Secret")
 			req.Header.Set("X-Secret", "hop")
 			req.Header.Set("Proxy-Authorization", "Basic x")
@@ -63,6 +65,16 @@ func TestForwardedHeaders(t *testing.T) {
 			}
 			if got := h.Get("Echo-X-Forwarded-Host"); got != wantHost {
 				t.Errorf("X-Forwarded-Host %q, want %q", got, wantHost)
+			}
+			wantRealIP, wantFwd := "127.0.0.1", ""
+			if tc.keep {
+				wantRealIP, wantFwd = "203.0.113.7", "for=203.0.113.7;proto=https"
+			}
+			if got := h.Values("Echo-X-Real-Ip"); len(got) != 1 || got[0] != wantRealIP {
+				t.Errorf("X-Real-IP %q, want [%s]", got, wantRealIP)
+			}
+			if got := h.Get("Echo-Forwarded"); got != wantFwd {
+				t.Errorf("Forwarded %q, want %q", got, wantFwd)
 			}
 			id := h.Get("Echo-X-Request-Id")
 			if tc.keep && id != "lb-id-1" {

@@ -235,7 +235,8 @@ func (s *ServiceSpec) targetSpecs() []TargetSpec {
 // buildServiceLocked turns a validated spec into a service, creating targets
 // in the registry as needed.
 func (p *Proxy) buildServiceLocked(spec ServiceSpec) *service {
-	s := &service{name: spec.Name, spec: spec, threshold: thresholdFor(spec.Weight)}
+	s := &service{name: spec.Name, spec: spec, matchPrefix: prefixForMatch(spec.PathPrefix),
+		threshold: thresholdFor(spec.Weight)}
 	s.active = p.buildSetLocked(&spec, &spec.Active)
 	if spec.Candidate != nil {
 		s.candidate = p.buildSetLocked(&spec, spec.Candidate)

@@ -19,6 +19,10 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10
 )
 
+// headSlack is added to MaxHeaderBytes for the request line and the bytes
+// net/http allows beyond the limit.
+const headSlack = 8 << 10
+
 // ServerOptions configures the public listeners.
 type ServerOptions struct {
 	// HTTPAddr is the plain listener ("host:port"); it serves HTTP/1.1 and
@@ -40,6 +44,11 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds request headers (default 64 KiB); larger ones get 431.
 	MaxHeaderBytes int
+	// MaxConnections bounds the open client connections of each listener
+	// (default 10,000). Beyond it the connection idle the longest between
+	// keep-alive requests is closed; a new connection is refused (closed)
+	// only when none is idle.
+	MaxConnections int
 	// Logger receives server errors (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -53,13 +62,16 @@ type Server struct {
 	log    *slog.Logger
 	plain  *http.Server
 	secure *http.Server
+	tlsCfg *tls.Config
 
 	mu      sync.Mutex
 	started bool
 	closed  bool
 	httpLn  net.Listener
 	httpsLn net.Listener
-	wg      sync.WaitGroup
+	// listeners are the wrapped httpLn and httpsLn.
+	listeners []*clientListener
+	wg        sync.WaitGroup
 }
 
 // NewServer validates opts, loads the TLS certificate and returns a Server
@@ -71,8 +83,11 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 	if opts.HTTPAddr == "" && opts.HTTPSAddr == "" {
 		return nil, fmt.Errorf("%w: set an HTTP or HTTPS address", ErrInvalidOptions)
 	}
-	if opts.ReadHeaderTimeout < 0 || opts.IdleTimeout < 0 || opts.MaxHeaderBytes < 0 {
-		return nil, fmt.Errorf("%w: timeouts and header size must not be negative", ErrInvalidOptions)
+	if opts.ReadHeaderTimeout < 0 || opts.IdleTimeout < 0 || opts.MaxHeaderBytes < 0 || opts.MaxConnections < 0 {
+		return nil, fmt.Errorf("%w: timeouts, header size and max connections must not be negative", ErrInvalidOptions)
+	}
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = DefaultMaxConnections
 	}
 	if opts.ReadHeaderTimeout == 0 {
 		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
@@ -105,11 +120,15 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 			}
 			tc.Certificates = []tls.Certificate{cert}
 		}
+		// TLS is terminated by the listener so that the framing guard
+		// sees the decrypted HTTP/1.1 stream; after ALPN "h2" the client
+		// speaks HTTP/2 with prior knowledge on it.
 		var protocols http.Protocols
 		protocols.SetHTTP1(true)
-		protocols.SetHTTP2(true)
+		protocols.SetUnencryptedHTTP2(true)
 		s.secure = s.newHTTPServer(h, &protocols)
-		s.secure.TLSConfig = tc
+		tc.NextProtos = []string{"h2", "http/1.1"}
+		s.tlsCfg = tc
 	}
 	return s, nil
 }
@@ -122,6 +141,7 @@ func (s *Server) newHTTPServer(h http.Handler, protocols *http.Protocols) *http.
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       connContext,
 		HTTP2: &http.HTTP2Config{
 			MaxReadFrameSize: 1 << 20,
 		},
@@ -161,24 +181,22 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	if s.httpLn != nil {
-		s.serve(s.plain, s.httpLn, false)
+		s.serve(s.plain, s.httpLn, nil)
 	}
 	if s.httpsLn != nil {
-		s.serve(s.secure, s.httpsLn, true)
+		s.serve(s.secure, s.httpsLn, s.tlsCfg)
 	}
 	return nil
 }
 
-func (s *Server) serve(srv *http.Server, ln net.Listener, secure bool) {
+func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
+	tr := newClientListener(ln, s.opts.MaxConnections, true, s.opts.MaxHeaderBytes+headSlack, tlsCfg, s.log)
+	srv.ConnState = tr.ConnState
+	s.listeners = append(s.listeners, tr)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		var err error
-		if secure {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
+		err := srv.Serve(tr)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
@@ -234,4 +252,28 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// openConnections returns the number of open client connections of all
+// listeners.
+func (s *Server) openConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.listeners {
+		n += l.Open()
+	}
+	return n
+}
+
+// idleConnections returns the number of idle keep-alive client connections
+// of all listeners.
+func (s *Server) idleConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.listeners {
+		n += l.Idle()
+	}
+	return n
 }

@@ -16,10 +16,13 @@ const stickyMaxAge = 365 * 24 * 3600
 
 // service is the built form of a ServiceSpec inside one table.
 type service struct {
-	name      string
-	spec      ServiceSpec
-	active    *targetSet
-	candidate *targetSet
+	name string
+	spec ServiceSpec
+	// matchPrefix is spec.PathPrefix in the form request paths are
+	// normalised to.
+	matchPrefix string
+	active      *targetSet
+	candidate   *targetSet
 	// threshold is the number of buckets (out of bucketCount) sent to the candidate.
 	threshold uint64
 }

@@ -74,6 +74,22 @@ type ServiceSpec struct {
 
 	// MaxBodyBytes limits request bodies; larger requests get 413 (0: no limit).
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds the wait for each read of the request body
+	// (idle time between reads); a slower client gets 408 and the
+	// upstream connection is closed (0: no limit).
+	BodyReadTimeout time.Duration
+	// MinBodyRate is the lowest request body rate in bytes per second,
+	// averaged over MinBodyRateWindow of time spent waiting for the client;
+	// a slower client gets 408 (0: no minimum).
+	MinBodyRate int64
+	// MinBodyRateWindow is the window MinBodyRate is averaged over
+	// (default 10s).
+	MinBodyRateWindow time.Duration
+	// BufferRequests reads each request body completely before an
+	// upstream is picked, so slow clients never hold an upstream
+	// connection. Bodies are held in memory up to MaxBodyBytes, or
+	// DefaultBufferMaxBytes (8 MiB) when that is 0; larger ones get 413.
+	BufferRequests bool
 	// ResponseHeaderTimeout bounds the wait for the upstream's response
 	// headers; expiry gets 504 (0: no limit). A target listed by several
 	// services uses the value of the last one applied.
@@ -153,6 +169,9 @@ func (s *ServiceSpec) validate() error {
 	}
 	if s.MaxBodyBytes < 0 {
 		return fmt.Errorf("%w: service %q: max body bytes must not be negative", ErrInvalidSpec, s.Name)
+	}
+	if s.BodyReadTimeout < 0 || s.MinBodyRate < 0 || s.MinBodyRateWindow < 0 {
+		return fmt.Errorf("%w: service %q: body read timeout, minimum body rate and its window must not be negative", ErrInvalidSpec, s.Name)
 	}
 	if s.ResponseHeaderTimeout < 0 {
 		return fmt.Errorf("%w: service %q: response header timeout must not be negative", ErrInvalidSpec, s.Name)

@@ -91,12 +91,12 @@ func newTable(specs []ServiceSpec, services []*service) (*table, error) {
 				rl = t.exact[h]
 			}
 			for _, other := range rl {
-				if other.prefix == s.spec.PathPrefix {
+				if other.prefix == s.matchPrefix {
 					return nil, fmt.Errorf("%w: services %q and %q both route host %q path %q",
 						ErrRouteConflict, other.svc.name, s.name, h, other.prefix)
 				}
 			}
-			rl = append(rl, route{prefix: s.spec.PathPrefix, svc: s})
+			rl = append(rl, route{prefix: s.matchPrefix, svc: s})
 			sortRoutes(rl)
 			switch {
 			case h == "*":

@@ -27,6 +27,8 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, cl *call, e
 		writeError(w, r, ex.status, pageUpgrade)
 		return
 	}
+	// What the client sends from now on is not HTTP/1.1.
+	stopFraming(r.Context())
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		ex.status = http.StatusBadGateway

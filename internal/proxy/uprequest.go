@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -22,6 +21,7 @@ type outbound struct {
 	query      string
 	host       string
 	xff        string
+	realIP     string    // "" keeps the client's X-Real-IP
 	proto      string    // "" keeps the client's X-Forwarded-Proto
 	fwdHost    string    // "" keeps the client's X-Forwarded-Host
 	genID      requestID // with newID: a generated ID that replaces the client's
@@ -34,20 +34,12 @@ type outbound struct {
 	idempotent bool
 }
 
-// prepare computes the outbound request for r.
-func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
+// prepare computes the outbound request for r answered on w.
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, ex *exchange, ob *outbound) {
 	spec := &ex.svc.spec
-	path := r.URL.EscapedPath()
-	if spec.StripPrefix {
-		if strings.HasPrefix(path, spec.PathPrefix) {
-			path = stripPathPrefix(path, spec.PathPrefix)
-		} else {
-			// The prefix matched the decoded path only; strip it there.
-			path = (&url.URL{Path: stripPathPrefix(r.URL.Path, spec.PathPrefix)}).EscapedPath()
-		}
-	}
-	if path == "" {
-		path = "/"
+	path := ex.path
+	if spec.StripPrefix && path != "*" {
+		path = stripPathPrefix(path, ex.svc.matchPrefix)
 	}
 	ob.path = path
 	ob.query = r.URL.RawQuery
@@ -60,9 +52,12 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 	} else {
 		ob.xff = client
 	}
+	if !ob.trusted || r.Header.Get("X-Real-Ip") == "" {
+		ob.realIP = client
+	}
 	if !ob.trusted || r.Header.Get("X-Forwarded-Proto") == "" {
 		ob.proto = "http"
-		if r.TLS != nil {
+		if isTLS(r) {
 			ob.proto = "https"
 		}
 	}
@@ -94,6 +89,9 @@ func (p *Proxy) prepare(r *http.Request, ex *exchange, ob *outbound) {
 		ob.body, ob.bodyLen = nil, 0
 	} else {
 		ob.body = &bodyReader{rc: r.Body, limit: spec.MaxBodyBytes}
+		if !spec.BufferRequests {
+			ob.body.clock = newBodyClock(w, spec)
+		}
 		ob.bodyLen = r.ContentLength
 	}
 }
@@ -110,6 +108,8 @@ func (ob *outbound) skipRequestHeader(k string) bool {
 		return ob.proto != ""
 	case "X-Forwarded-Host":
 		return ob.fwdHost != ""
+	case "X-Real-Ip":
+		return ob.realIP != ""
 	case "X-Request-Id":
 		return ob.newID
 	case "Forwarded":
@@ -148,6 +148,9 @@ func (ob *outbound) writeHead(bw *bufio.Writer, r *http.Request, targetAddr stri
 		}
 	}
 	writeHeaderLine(bw, "X-Forwarded-For", ob.xff)
+	if ob.realIP != "" {
+		writeHeaderLine(bw, "X-Real-IP", ob.realIP)
+	}
 	if ob.proto != "" {
 		writeHeaderLine(bw, "X-Forwarded-Proto", ob.proto)
 	}

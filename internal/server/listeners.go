@@ -62,7 +62,7 @@ func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, cert
 	opts := proxy.ServerOptions{
 		HTTPAddr: httpAddr, HTTPSAddr: httpsAddr,
 		ReadHeaderTimeout: l.ReadHeaderTimeout.D(), IdleTimeout: l.IdleTimeout.D(),
-		MaxHeaderBytes: l.MaxHeaderBytes, Logger: ls.log,
+		MaxHeaderBytes: l.MaxHeaderBytes, MaxConnections: l.MaxConnections, Logger: ls.log,
 	}
 	if httpsAddr != "" {
 		opts.GetCertificate = certs.GetCertificate
