@@ -61,6 +61,8 @@ type Server struct {
 	HTTPAddr, HTTPSAddr string
 	// API is the admin API server.
 	API *api.Server
+	// MetricsAddr is the bound metrics.listen address ("" when not configured).
+	MetricsAddr string
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight
@@ -166,11 +168,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(reg.Collector())
+	metricsHandler := promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
 	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log}
+	be.instanceLogs = instanceLogs{store: st, rts: rts, services: be.services}
 	adm, err := api.NewServer(api.Options{
 		Backend: be,
-		Logger:  log, Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token,
-		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
+		Logger:  log, Socket: cfg.Admin.Socket, SocketGroup: cfg.Admin.SocketGroup, TCP: cfg.Admin.TCP, Token: token,
+		TLSCert: cfg.Admin.TLS.Cert, TLSKey: cfg.Admin.TLS.Key,
+		Metrics: metricsHandler,
 	})
 	if err != nil {
 		return err
@@ -186,6 +191,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer os.Remove(record)
 
 	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm}
+	if cfg.Metrics.Listen != "" {
+		ml, err := startMetrics(cfg.Metrics.Listen, metricsHandler, log)
+		if err != nil {
+			return err
+		}
+		defer ml.close()
+		running.MetricsAddr = ml.addr()
+	}
 	attrs := []any{"admin_socket", adm.SocketPath()}
 	if a := lns.httpAddr(); a != nil {
 		running.HTTPAddr = a.String()
@@ -197,6 +210,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	if a := adm.TCPAddr(); a != "" {
 		attrs = append(attrs, "admin_tcp", a)
+	}
+	if running.MetricsAddr != "" {
+		attrs = append(attrs, "metrics", running.MetricsAddr)
 	}
 	log.Info("cutover serving", attrs...)
 	if opts.Ready != nil {
@@ -232,11 +248,19 @@ func Run(ctx context.Context, opts Options) (err error) {
 // config in effect for Config. Reloads are serialised.
 type backend struct {
 	*deploy.Controller
-	listeners *listeners
-	log       *slog.Logger
+	instanceLogs // implements api.LogBackend
+	listeners    *listeners
+	log          *slog.Logger
 
 	mu  sync.Mutex
 	cfg *config.Config // in effect: see config.Effective
+}
+
+// services returns the services of the config in effect.
+func (b *backend) services() map[string]*config.Service {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg.Services
 }
 
 // Config implements api.Backend.
