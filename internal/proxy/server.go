@@ -42,6 +42,11 @@ type ServerOptions struct {
 	MaxHeaderBytes int
 	// Logger receives server errors (default slog.Default()).
 	Logger *slog.Logger
+	// OnRejected, if set, is told of each request the plain listener
+	// answers itself before any handler runs (431, 400): the client
+	// address, status and status text. Proxy.LogRejected fits. TLS
+	// listeners do not report them.
+	OnRejected func(client string, status int, reason string)
 }
 
 // Server runs the proxy's public listeners. No write timeout is set, so
@@ -171,6 +176,9 @@ func (s *Server) Start(ctx context.Context) error {
 
 func (s *Server) serve(srv *http.Server, ln net.Listener, secure bool) {
 	s.wg.Add(1)
+	if !secure && s.opts.OnRejected != nil {
+		ln = &rejectListener{Listener: ln, onReject: s.opts.OnRejected}
+	}
 	go func() {
 		defer s.wg.Done()
 		var err error
