@@ -10,7 +10,7 @@ import (
 )
 
 func TestTCPRequiresToken(t *testing.T) {
-	ts := startServer(t, apitest.NewFake(services()...), nil)
+	ts := startServer(t, apitest.NewFake(services()...), func(o *api.Options) { o.AuthBurst = 100 })
 	tests := []struct {
 		name   string
 		header string

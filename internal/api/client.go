@@ -3,13 +3,17 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,11 +46,40 @@ type Client struct {
 // Connecting times out after DialTimeout; calls other than Events time out
 // after RequestTimeout.
 func NewClient(addr, token string) (*Client, error) {
+	return NewClientWithOptions(addr, ClientOptions{Token: token})
+}
+
+// ClientOptions configures NewClientWithOptions.
+type ClientOptions struct {
+	// Token, if not empty, is sent as a bearer token (required on TCP).
+	Token string
+	// CAFile, if set, is a PEM file of the certificate authorities that an
+	// https:// admin address is verified against instead of the system's
+	// (for a self-signed admin.tls.cert, the certificate itself).
+	CAFile string
+}
+
+// NewClientWithOptions is NewClient with a CA file for https:// addresses.
+func NewClientWithOptions(addr string, opts ClientOptions) (*Client, error) {
+	token := opts.Token
 	base, dial, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
+	var tc *tls.Config
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("admin ca file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: admin ca file %s holds no PEM certificate", ErrBadAddress, opts.CAFile)
+		}
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
 	tr := &http.Transport{
+		TLSClientConfig:       tc,
 		Proxy:                 nil,
 		DialContext:           dial,
 		MaxIdleConnsPerHost:   4,
@@ -263,6 +296,11 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		if oe.Net == "unix" && errors.Is(oe.Err, fs.ErrPermission) {
+			if ua, ok := oe.Addr.(*net.UnixAddr); ok {
+				return permissionError(ua.Name, oe.Err)
+			}
+		}
 		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.addr, oe.Err)
 	}
 	return fmt.Errorf("admin api at %s: %w", c.addr, err)

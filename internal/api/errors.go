@@ -49,6 +49,15 @@ const (
 	CodeInvalidConfig = "invalid_config"
 	// CodeUnauthorized: a TCP request without the right bearer token (401).
 	CodeUnauthorized = "unauthorized"
+	// CodeTooManyAttempts: the client IP sent too many wrong or missing
+	// tokens and must wait the Retry-After seconds (429).
+	CodeTooManyAttempts = "too_many_attempts"
+	// CodeNotSupported: the request cannot be served for this instance,
+	// e.g. following a container's log (501, ErrNotSupported).
+	CodeNotSupported = "not_supported"
+	// CodeNoInstance: the service has no instance of the version or id a
+	// logs request named (404, ErrNoInstance).
+	CodeNoInstance = "no_instance"
 	// CodeNotFound: no such endpoint (404).
 	CodeNotFound = "not_found"
 	// CodeMethodNotAllowed: the endpoint exists for other methods (405).
@@ -106,6 +115,8 @@ var errorMap = []struct {
 	{deploy.ErrLiveRemoval, http.StatusConflict, CodeLiveRemoval},
 	{config.ErrInvalid, http.StatusBadRequest, CodeInvalidConfig},
 	{deploy.ErrInvalid, http.StatusBadRequest, CodeInvalid},
+	{ErrNoInstance, http.StatusNotFound, CodeNoInstance},
+	{ErrNotSupported, http.StatusNotImplemented, CodeNotSupported},
 }
 
 // toError turns any error returned by the Backend (or by request decoding)

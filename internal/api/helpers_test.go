@@ -16,7 +16,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/deploy"
 )
 
-const testToken = "s3cret-token"
+const testToken = "s3cret-token-0123456789abcdef0123"
 
 // shortDir returns a temporary directory short enough for unix socket paths.
 func shortDir(t *testing.T) string {

@@ -24,6 +24,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /v1/services", s.listServices)
 	handle("GET /v1/services/{name}", s.getService)
 	handle("GET /v1/services/{name}/history", s.history)
+	handle("GET /v1/services/{name}/logs", s.logs)
 	handle("POST /v1/services/{name}/deploy", s.deploy)
 	handle("POST /v1/services/{name}/rollback", s.rollback)
 	handle("POST /v1/services/{name}/promote", s.control(Backend.Promote))

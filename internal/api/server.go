@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/config"
 )
 
 // Defaults of Options.
@@ -31,13 +34,27 @@ type Options struct {
 	// Logger receives request and error logs (default slog.Default()).
 	Logger *slog.Logger
 	// Socket is the unix socket path to listen on ("" = none). The socket is
-	// created mode 0600; requests on it need no token.
+	// created mode 0600 (0660 with SocketGroup); requests on it need no token.
 	Socket string
+	// SocketGroup, if set, is the group (name or id) the socket is chown'd
+	// to, with mode 0660, so that its members may use the admin API.
+	SocketGroup string
 	// TCP is a TCP address to listen on, e.g. "127.0.0.1:7070" ("" = none).
 	// Every request on it must carry "Authorization: Bearer <Token>".
+	// A non-loopback address without TLS is logged at warn level at Start.
 	TCP string
-	// Token is the bearer token required on TCP. Required when TCP is set.
+	// TLSCert and TLSKey, if set, are the PEM certificate and key files
+	// with which TCP is served over HTTPS (default: plain HTTP).
+	TLSCert, TLSKey string
+	// Token is the bearer token required on TCP. Required when TCP is set,
+	// at least config.MinTokenBytes long.
 	Token string
+	// AuthBurst and AuthRate limit failed token attempts per client IP on
+	// TCP: AuthBurst failures (default DefaultAuthBurst), then AuthRate per
+	// second (default DefaultAuthRate); beyond that a client gets 429 with
+	// Retry-After.
+	AuthBurst int
+	AuthRate  float64
 	// Metrics, if not nil, is served at GET /metrics.
 	Metrics http.Handler
 	// Heartbeat is how often an idle event stream gets a blank line
@@ -48,9 +65,11 @@ type Options struct {
 // Server is the admin API server. Start binds and serves in the background;
 // Close stops it. Its methods are safe for concurrent use.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	opts      Options
+	log       *slog.Logger
+	mux       *http.ServeMux
+	limiter   *authLimiter
+	tlsConfig *tls.Config // nil: plain HTTP on TCP
 
 	mu       sync.Mutex
 	started  bool
@@ -79,6 +98,15 @@ func NewServer(opts Options) (*Server, error) {
 			ErrBadOptions, opts.TCP)
 	case opts.Heartbeat < 0:
 		return nil, fmt.Errorf("%w: Heartbeat must not be negative", ErrBadOptions)
+	case (opts.TLSCert == "") != (opts.TLSKey == ""):
+		return nil, fmt.Errorf("%w: TLS on the admin tcp listener needs both a certificate and a key", ErrBadOptions)
+	case opts.AuthBurst < 0 || opts.AuthRate < 0:
+		return nil, fmt.Errorf("%w: AuthBurst and AuthRate must not be negative", ErrBadOptions)
+	}
+	if opts.TCP != "" {
+		if err := config.CheckToken(opts.Token); err != nil {
+			return nil, fmt.Errorf("%w: admin token: %w", ErrBadOptions, err)
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -86,7 +114,20 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = DefaultHeartbeat
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	if opts.AuthBurst == 0 {
+		opts.AuthBurst = DefaultAuthBurst
+	}
+	if opts.AuthRate == 0 {
+		opts.AuthRate = DefaultAuthRate
+	}
+	s := &Server{opts: opts, log: opts.Logger, limiter: newAuthLimiter(opts.AuthRate, opts.AuthBurst, time.Now)}
+	if opts.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: admin tls certificate: %w", ErrBadOptions, err)
+		}
+		s.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -120,14 +161,19 @@ func (s *Server) Start(ctx context.Context) error {
 			ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}, s.tcpL)
 	}
 	s.stopHook = context.AfterFunc(ctx, func() { _ = s.Close() })
-	s.log.Info("admin api listening", "socket", s.opts.Socket, "tcp", s.tcpAddrLocked())
+	s.log.Info("admin api listening", "socket", s.opts.Socket, "tcp", s.tcpAddrLocked(), "tls", s.tlsConfig != nil)
+	if s.tcpL != nil && s.tlsConfig == nil && !config.IsLoopback(s.opts.TCP) {
+		s.log.Warn("ADMIN API EXPOSED WITHOUT TLS: admin.tcp binds a non-loopback address over plain HTTP; "+
+			"the token and every request cross the network in clear text",
+			"tcp", s.tcpAddrLocked(), "fix", "set admin.tls.cert and admin.tls.key, or bind admin.tcp to 127.0.0.1")
+	}
 	return nil
 }
 
 // listen binds the listeners, closing what it bound on failure.
 func (s *Server) listen() error {
 	if s.opts.Socket != "" {
-		l, err := listenUnix(s.opts.Socket)
+		l, err := listenUnix(s.opts.Socket, s.opts.SocketGroup)
 		if err != nil {
 			return err
 		}
@@ -142,6 +188,9 @@ func (s *Server) listen() error {
 				s.unixL = nil
 			}
 			return fmt.Errorf("listen on admin tcp: %w", err)
+		}
+		if s.tlsConfig != nil {
+			l = tls.NewListener(l, s.tlsConfig)
 		}
 		s.tcpL = l
 	}

@@ -88,7 +88,11 @@ func (a *app) client() (*api.Client, error) {
 	if token == "" && isTCP(addr) && cfg != nil {
 		token, _ = cfg.AdminToken(os.LookupEnv)
 	}
-	return api.NewClient(addr, token)
+	ca := a.adminCA
+	if ca == "" {
+		ca = a.getenv(envCA)
+	}
+	return api.NewClientWithOptions(addr, api.ClientOptions{Token: token, CAFile: ca})
 }
 
 func isTCP(addr string) bool {

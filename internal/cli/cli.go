@@ -19,6 +19,7 @@ const (
 	envAdmin  = "CUTOVER_ADMIN"
 	envConfig = "CUTOVER_CONFIG"
 	envToken  = "CUTOVER_TOKEN"
+	envCA     = "CUTOVER_ADMIN_CA"
 )
 
 // Main runs the command line with args (without the program name) and
@@ -46,7 +47,7 @@ type app struct {
 	loc            *time.Location
 
 	// Global flags.
-	admin, token, configPath string
+	admin, token, configPath, adminCA string
 	// output is the -o flag of the command that runs.
 	output outputFormat
 }
@@ -79,7 +80,8 @@ Run the server with 'cutover serve -c cutover.yaml'. The other commands talk to 
 admin API: by default the unix socket named in the config (admin.socket).
 
 Admin address (first that is set):
-  --admin ADDR              unix:///path/to/admin.sock or http://host:port (TCP needs --token)
+  --admin ADDR              unix:///path/to/admin.sock, http://host:port or https://host:port
+                            (TCP needs --token; --admin-ca FILE verifies a self-signed https)
   $CUTOVER_ADMIN
   admin.socket of the config given by -c or $CUTOVER_CONFIG
   <state_dir>/admin.sock    /var/lib/cutover as root, else $XDG_STATE_HOME/cutover
@@ -97,6 +99,7 @@ Admin address (first that is set):
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.admin, "admin", "", "admin API address (default: see above)")
 	pf.StringVar(&a.token, "token", "", "admin API token for TCP addresses (default $CUTOVER_TOKEN)")
+	pf.StringVar(&a.adminCA, "admin-ca", "", "PEM CA file to verify an https:// admin address (default $CUTOVER_ADMIN_CA, else the system's)")
 	pf.StringVarP(&a.configPath, "config", "c", "", "config file (default $CUTOVER_CONFIG)")
 
 	root.AddGroup(
@@ -106,7 +109,7 @@ Admin address (first that is set):
 	)
 	root.AddCommand(
 		a.deployCmd(), a.rollbackCmd(), a.promoteCmd(), a.abortCmd(), a.pauseCmd(), a.resumeCmd(), a.setWeightCmd(),
-		a.statusCmd(), a.hostsCmd(), a.historyCmd(), a.eventsCmd(),
+		a.statusCmd(), a.hostsCmd(), a.historyCmd(), a.eventsCmd(), a.logsCmd(),
 		a.serveCmd(), a.validateCmd(), a.reloadCmd(), a.demoCmd(),
 		a.versionCmd(), a.sampleAppCmd(),
 	)

@@ -100,9 +100,15 @@ func hint(err error) string {
 	if ae, ok := errors.AsType[*api.Error](err); ok && ae.Code == api.CodeUnauthorized {
 		return "pass the admin API token with --token or CUTOVER_TOKEN"
 	}
+	if pe, ok := errors.AsType[*api.PermissionError](err); ok && pe.Group != "" {
+		return "'id -nG' lists your groups; after 'sudo usermod -aG " + pe.Group + " $USER', log in again"
+	}
+	if ae, ok := errors.AsType[*api.Error](err); ok && ae.Code == api.CodeTooManyAttempts {
+		return "too many wrong tokens from this address; wait, then pass the right one with --token or CUTOVER_TOKEN"
+	}
 	switch {
 	case errors.Is(err, api.ErrUnreachable) && errors.Is(err, fs.ErrPermission):
-		return "permission denied on the admin socket: run the command as the user that runs 'cutover serve' (or root)"
+		return "the server's admin.socket_group setting lets a group of users in"
 	case errors.Is(err, api.ErrUnreachable):
 		return "is 'cutover serve' running? Point at it with --admin ADDR, CUTOVER_ADMIN or -c FILE"
 	case errors.Is(err, api.ErrStreamEnded):
@@ -113,6 +119,8 @@ func hint(err error) string {
 		return "wait for it ('cutover events SERVICE') or stop it ('cutover abort SERVICE')"
 	case errors.Is(err, deploy.ErrUnknownService):
 		return "'cutover status' lists the configured services"
+	case errors.Is(err, api.ErrNoInstance):
+		return "'cutover status SERVICE' lists the versions and instances that run"
 	case errors.Is(err, deploy.ErrNoOperation):
 		return "'cutover status SERVICE' shows what is running"
 	}

@@ -113,18 +113,19 @@ func TestJSONErrorShape(t *testing.T) {
 
 func TestTokenRefused(t *testing.T) {
 	h := newHarness(t, fixtureServices()...)
+	tok := strings.Repeat("k", 32)
 	// An api.Server on TCP with a token, reached without one.
-	srv := startTCPServer(t, h.fake, "tok")
+	srv := startTCPServer(t, h.fake, tok)
 	h.env = map[string]string{envAdmin: "http://" + srv}
 	r := h.run(t, "status")
 	if r.code != ExitUnreachable || !strings.Contains(r.stderr, "missing bearer token") ||
 		!strings.Contains(r.stderr, "--token or CUTOVER_TOKEN") {
 		t.Fatalf("without token: %+v", r)
 	}
-	if r := h.run(t, "status", "--token", "tok"); r.code != ExitOK {
+	if r := h.run(t, "status", "--token", tok); r.code != ExitOK {
 		t.Fatalf("with --token: %+v", r)
 	}
-	h.env[envToken] = "tok"
+	h.env[envToken] = tok
 	if r := h.run(t, "status"); r.code != ExitOK {
 		t.Fatalf("with CUTOVER_TOKEN: %+v", r)
 	}

@@ -1,14 +1,21 @@
 package cli
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
+// instance returns an instance status; process instances (pid > 0) get
+// a log path under /var/lib/cutover/logs.
 func instance(id, addr string, pid int, healthy bool, inflight int64) deploy.InstanceStatus {
-	return deploy.InstanceStatus{ID: id, Addr: addr, PID: pid, Healthy: healthy, InFlight: inflight}
+	in := deploy.InstanceStatus{ID: id, Addr: addr, PID: pid, Healthy: healthy, InFlight: inflight}
+	if pid > 0 {
+		in.LogPath = "/var/lib/cutover/logs/" + strings.SplitN(id, "-", 2)[0] + "/" + id + ".log"
+	}
+	return in
 }
 
 // fixtureServices covers every status cell: standby with time left, a

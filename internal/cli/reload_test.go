@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -100,10 +101,21 @@ func TestServeBadConfigExitsUsage(t *testing.T) {
 func TestPermissionDeniedHint(t *testing.T) {
 	err := fmt.Errorf("%w at unix:///run/cutover/admin.sock: %w", api.ErrUnreachable,
 		&os.SyscallError{Syscall: "connect", Err: syscall.EACCES})
-	if h := hint(err); !strings.Contains(h, "permission denied") || strings.Contains(h, "running?") {
+	if h := hint(err); !strings.Contains(h, "admin.socket_group") || strings.Contains(h, "running?") {
 		t.Errorf("hint for EACCES = %q", h)
 	}
 	if exitCodeOf(err) != ExitUnreachable || !errors.Is(err, api.ErrUnreachable) {
 		t.Errorf("exit code %d", exitCodeOf(err))
+	}
+	pe := &api.PermissionError{Socket: "/run/cutover/admin.sock", Group: "deploy", Err: syscall.EACCES}
+	var out bytes.Buffer
+	a := &app{stderr: &out}
+	if code := a.report(nil, &ranError{err: pe}); code != ExitUnreachable {
+		t.Errorf("exit code %d", code)
+	}
+	want := "error: permission denied on /run/cutover/admin.sock: add your user to group deploy or run as root\n" +
+		"hint: 'id -nG' lists your groups; after 'sudo usermod -aG deploy $USER', log in again\n"
+	if out.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", out.String(), want)
 	}
 }

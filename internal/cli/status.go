@@ -209,7 +209,7 @@ func millis(ms float64) string {
 func renderInstances(w io.Writer, s deploy.ServiceStatus) {
 	fmt.Fprintf(w, "%s: strategy %s, runtime %s\n", s.Name, s.Strategy, s.Runtime)
 	tw := newTable()
-	fmt.Fprintln(tw, "  ROLE\tVERSION\tINSTANCE\tADDRESS\tPID\tHEALTHY\tIN-FLIGHT")
+	fmt.Fprintln(tw, "  ROLE\tVERSION\tINSTANCE\tADDRESS\tPID\tHEALTHY\tIN-FLIGHT\tLOG")
 	rows := 0
 	for _, r := range []struct {
 		role string
@@ -223,8 +223,8 @@ func renderInstances(w io.Writer, s deploy.ServiceStatus) {
 			if in.PID > 0 {
 				pid = strconv.Itoa(in.PID)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.role, r.rel.Version, in.ID, in.Addr, pid,
-				yesNo(in.Healthy), in.InFlight)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.role, r.rel.Version, in.ID, in.Addr, pid,
+				yesNo(in.Healthy), in.InFlight, dash(in.LogPath))
 			rows++
 		}
 	}

@@ -29,6 +29,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog turns the per-request access log on (default true).
 	AccessLog *bool `yaml:"access_log"`
+	// Metrics holds the optional Prometheus metrics listener.
+	Metrics Metrics `yaml:"metrics"`
 	// Cluster says how this host coordinates with the other hosts of its
 	// fleet (default: local, a fleet of one).
 	Cluster Cluster `yaml:"cluster"`
@@ -83,7 +85,22 @@ type Admin struct {
 	// TCP is an optional TCP address; it requires a token.
 	TCP string `yaml:"tcp"`
 	// TokenFile is a file holding the bearer token for TCP (alternatively env CUTOVER_TOKEN).
+	// The token must be at least MinTokenBytes long and the file mode 0600 or 0400.
 	TokenFile string `yaml:"token_file"`
+	// SocketGroup is a group whose members may use the socket ("" = its
+	// owner only). When set, the socket is chown'd to the group, mode 0660.
+	SocketGroup string `yaml:"socket_group"`
+	// TLS, when set, serves the TCP listener over HTTPS with this
+	// certificate and key (default: plain HTTP).
+	TLS TLS `yaml:"tls"`
+}
+
+// Metrics holds the optional Prometheus metrics listener. /metrics is
+// always served on the admin socket too.
+type Metrics struct {
+	// Listen is a TCP address, e.g. "127.0.0.1:9100", serving GET /metrics
+	// only, without a token ("" = none).
+	Listen string `yaml:"listen"`
 }
 
 // Runtime kinds.

@@ -58,6 +58,7 @@ func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 	v := &validator{c: c}
 	v.listen()
 	v.admin(lookupEnv)
+	v.adminAccess(lookupEnv)
 	v.trustedProxies()
 	v.cluster()
 	if len(c.Services) == 0 {

@@ -102,7 +102,7 @@ func (v *validator) portConflicts() {
 	type owner struct{ what, path string }
 	used := map[int]owner{}
 	for _, l := range []struct{ path, addr string }{
-		{"listen.http", v.c.Listen.HTTP}, {"listen.https", v.c.Listen.HTTPS}, {"admin.tcp", v.c.Admin.TCP},
+		{"listen.http", v.c.Listen.HTTP}, {"listen.https", v.c.Listen.HTTPS}, {"admin.tcp", v.c.Admin.TCP}, {"metrics.listen", v.c.Metrics.Listen},
 	} {
 		if port, err := addrPort(l.addr); err == nil && port != 0 {
 			used[port] = owner{l.path, l.path}

@@ -25,7 +25,7 @@ func TestValidateAdminTokenAtServeTime(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate = %v, want %q", err, want)
 	}
-	withEnv := func(k string) (string, bool) { return "tok", k == TokenEnv }
+	withEnv := func(k string) (string, bool) { return strings.Repeat("t", MinTokenBytes), k == TokenEnv }
 	if err := c.Validate(withEnv); err != nil {
 		t.Errorf("Validate with CUTOVER_TOKEN set = %v", err)
 	}

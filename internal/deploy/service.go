@@ -260,7 +260,7 @@ func (s *service) releaseStatus(r *store.Release) *ReleaseStatus {
 	rs := &ReleaseStatus{Version: r.Version, Since: r.Since}
 	for _, in := range r.Instances {
 		rs.Instances = append(rs.Instances, InstanceStatus{
-			ID: in.ID, Addr: in.Addr, PID: in.PID,
+			ID: in.ID, Addr: in.Addr, PID: in.PID, LogPath: in.LogPath,
 			Healthy:  s.c.opts.Agent.Healthy(in.ID),
 			InFlight: s.c.opts.Agent.InFlight(in.ID),
 		})

@@ -95,6 +95,8 @@ type InstanceStatus struct {
 	PID      int    `json:"pid,omitempty"`
 	Healthy  bool   `json:"healthy"`
 	InFlight int64  `json:"in_flight"`
+	// LogPath is the instance's output log file (process runtime; "" otherwise).
+	LogPath string `json:"log_path,omitempty"`
 }
 
 // ReleaseStatus is one release (active, candidate or standby) as shown by status.

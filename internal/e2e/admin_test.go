@@ -17,7 +17,7 @@ func TestAdminAPIGuards(t *testing.T) {
 	port := testutil.FreePort(t)
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(e2eToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, "")
@@ -40,7 +40,7 @@ func TestAdminAPIGuards(t *testing.T) {
 	for _, tc := range []struct {
 		token string
 		want  int
-	}{{"", 401}, {"wrong", 401}, {"s3cret-token", 200}} {
+	}{{"", 401}, {"wrong", 401}, {e2eToken, 200}} {
 		req, _ := http.NewRequest("GET", url, nil)
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)

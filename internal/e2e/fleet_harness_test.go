@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/etcdtest"
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // fleetE2E is several cutover serve processes on one machine, each with
@@ -34,7 +35,7 @@ type fleetE2E struct {
 	names  []string
 	lb     string // HAProxy frontend address
 	lbCmd  *exec.Cmd
-	lbLog  *syncBuffer
+	lbLog  *testutil.SyncBuffer
 }
 
 func randHex(n int) string {
@@ -68,8 +69,8 @@ func newFleet(t *testing.T, n int, endpoints []string, endpointsOf func(i int) [
 			t.Fatal(err)
 		}
 		e := &env{t: t, dir: hd, mark: "fleet-" + randHex(6), sock: filepath.Join(hd, "admin.sock")}
-		e.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		e.ports = [2]int{freePort(t), freePort(t)}
+		e.http = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+		e.ports = [2]int{testutil.FreePort(t), testutil.FreePort(t)}
 		e.cfg = filepath.Join(hd, "cutover.yaml")
 		e.extraEnv = []string{"E2E_MARK=" + e.mark, "E2E_HOST=" + name}
 		quoted := make([]string, len(eps))
@@ -189,7 +190,7 @@ func (f *fleetE2E) startLB() {
 		}
 		t.Skip("haproxy not installed")
 	}
-	f.lb = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	f.lb = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	var servers strings.Builder
 	for i, h := range f.hosts {
 		fmt.Fprintf(&servers, "  server %s %s check inter 200ms fall 2 rise 2\n", f.names[i], h.http)
@@ -215,7 +216,7 @@ backend be
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.lbLog = &syncBuffer{}
+	f.lbLog = &testutil.SyncBuffer{}
 	cmd := exec.Command(path, "-db", "-f", file)
 	cmd.Stdout, cmd.Stderr = f.lbLog, f.lbLog
 	if err := cmd.Start(); err != nil {

@@ -49,6 +49,12 @@ type exchange struct {
 	genID requestID
 	// released is set once the target's in-flight count was given back.
 	released bool
+	// upstreams lists the addresses tried, in order; upStart is when the
+	// first was tried and upHead how long until the response head (or the
+	// failure) of the last.
+	upstreams []string
+	upStart   time.Time
+	upHead    time.Duration
 }
 
 // requestID returns the request's ID as sent upstream.
@@ -210,6 +216,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 			break
 		}
 		tried |= 1 << uint(idx)
+		ex.tryUpstream(t.addr)
 		cl.c, err = t.getConn(ctx, fresh)
 		if err != nil {
 			var de *dialError
@@ -229,6 +236,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		dialFailure = false
 		ex.target = t
 		err = p.send(ctx, w, r, &ob, &cl)
+		ex.upHead = time.Since(ex.upStart)
 		if err != nil && cl.c.reused && !cl.resp.gotBytes && ctx.Err() == nil && !t.cutting.Load() {
 			// The upstream closed a pooled connection without saying so.
 			t.probeAll.Store(true)

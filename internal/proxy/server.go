@@ -51,6 +51,11 @@ type ServerOptions struct {
 	MaxConnections int
 	// Logger receives server errors (default slog.Default()).
 	Logger *slog.Logger
+	// OnRejected, if set, is told of each request the plain listener
+	// answers itself before any handler runs (431, 400): the client
+	// address, status and status text. Proxy.LogRejected fits. TLS
+	// listeners do not report them.
+	OnRejected func(client string, status int, reason string)
 }
 
 // Server runs the proxy's public listeners. No write timeout is set, so
@@ -190,6 +195,10 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
+	if tlsCfg == nil && s.opts.OnRejected != nil {
+		// On plain HTTP the bytes net/http answers with are visible.
+		ln = &rejectListener{Listener: ln, onReject: s.opts.OnRejected}
+	}
 	tr := newClientListener(ln, s.opts.MaxConnections, true, s.opts.MaxHeaderBytes+headSlack, tlsCfg, s.log)
 	srv.ConnState = tr.ConnState
 	s.listeners = append(s.listeners, tr)

@@ -64,6 +64,9 @@ func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, cert
 		ReadHeaderTimeout: l.ReadHeaderTimeout.D(), IdleTimeout: l.IdleTimeout.D(),
 		MaxHeaderBytes: l.MaxHeaderBytes, MaxConnections: l.MaxConnections, Logger: ls.log,
 	}
+	if px, ok := ls.h.(*proxy.Proxy); ok {
+		opts.OnRejected = px.LogRejected
+	}
 	if httpsAddr != "" {
 		opts.GetCertificate = certs.GetCertificate
 	}

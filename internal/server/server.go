@@ -66,6 +66,8 @@ type Server struct {
 	API *api.Server
 	// Fleet is this host's member of its fleet.
 	Fleet *fleet.Agent
+	// MetricsAddr is the bound metrics.listen address ("" when not configured).
+	MetricsAddr string
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight
@@ -185,11 +187,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(reg.Collector())
+	metricsHandler := promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
 	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log}
+	be.instanceLogs = instanceLogs{store: st, rts: rts, services: be.services}
 	adm, err := api.NewServer(api.Options{
 		Backend: &fleetBackend{backend: be, agent: member, local: cfg.Cluster.Backend == config.ClusterLocal},
-		Logger:  log, Socket: cfg.Admin.Socket, TCP: cfg.Admin.TCP, Token: token,
-		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}),
+		Logger:  log, Socket: cfg.Admin.Socket, SocketGroup: cfg.Admin.SocketGroup, TCP: cfg.Admin.TCP, Token: token,
+		TLSCert: cfg.Admin.TLS.Cert, TLSKey: cfg.Admin.TLS.Key,
+		Metrics: metricsHandler,
 	})
 	if err != nil {
 		return err
@@ -205,6 +210,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer os.Remove(record)
 
 	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm, Fleet: member}
+	if cfg.Metrics.Listen != "" {
+		ml, err := startMetrics(cfg.Metrics.Listen, metricsHandler, log)
+		if err != nil {
+			return err
+		}
+		defer ml.close()
+		running.MetricsAddr = ml.addr()
+	}
 	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend}
 	if a := lns.httpAddr(); a != nil {
 		running.HTTPAddr = a.String()
@@ -216,6 +229,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	if a := adm.TCPAddr(); a != "" {
 		attrs = append(attrs, "admin_tcp", a)
+	}
+	if running.MetricsAddr != "" {
+		attrs = append(attrs, "metrics", running.MetricsAddr)
 	}
 	log.Info("cutover serving", attrs...)
 	if opts.Ready != nil {
@@ -251,11 +267,19 @@ func Run(ctx context.Context, opts Options) (err error) {
 // config in effect for Config. Reloads are serialised.
 type backend struct {
 	*deploy.Controller
-	listeners *listeners
-	log       *slog.Logger
+	instanceLogs // implements api.LogBackend
+	listeners    *listeners
+	log          *slog.Logger
 
 	mu  sync.Mutex
 	cfg *config.Config // in effect: see config.Effective
+}
+
+// services returns the services of the config in effect.
+func (b *backend) services() map[string]*config.Service {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg.Services
 }
 
 // Config implements api.Backend.

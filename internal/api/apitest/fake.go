@@ -39,6 +39,7 @@ type Fake struct {
 	nextOp   int
 	reload   config.Changes
 	config   *config.Config
+	logs     map[string]string // by "service@version"
 }
 
 type subscriber struct {
