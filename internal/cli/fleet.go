@@ -58,6 +58,8 @@ func (a *app) hostsRemoveCmd() *cobra.Command {
 		Short: "Take a host out of the fleet",
 		Long: `Remove deletes HOST's registration so that deploys stop waiting for it. Stop cutover on
 that host first (systemctl stop cutover): a host that is still running registers again.`,
+		Example: `  ssh web-3 systemctl stop cutover
+  cutover hosts remove web-3`,
 		Args: needArgs("HOST"),
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
