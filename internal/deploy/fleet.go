@@ -133,6 +133,22 @@ func (c *Controller) CommitFleet(ctx context.Context, id string) error {
 	}
 }
 
+// SettleFleet waits until the operation of the fleet deploy id has ended
+// on this host (after CommitFleet: the old version drained, the standby
+// window armed), so the next operation on the service finds it free.
+func (c *Controller) SettleFleet(ctx context.Context, id string) error {
+	fo := c.fleetOps.get(id)
+	if fo == nil {
+		return nil
+	}
+	select {
+	case <-fo.ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // AbortFleet removes what PrepareFleet started for the fleet deploy id
 // (a warm standby it found stays). It returns once that is done; an id
 // with nothing prepared is not an error.
@@ -167,7 +183,7 @@ func (s *service) runFleet(ctx context.Context, op *opRun, req FleetRequest, fo 
 	fromStandby := st.Standby != nil && st.Standby.Version == req.Version && s.standbyUsable(ctx) == nil
 	var p *prepared
 	if fromStandby {
-		if err := s.recordOp(ctx, op, store.PhaseGating); err != nil {
+		if err := s.recordOp(ctx, op, store.PhaseSwitching); err != nil {
 			fo.prepared <- err
 			return failed(ctx, err)
 		}

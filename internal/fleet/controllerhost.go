@@ -41,6 +41,9 @@ func (h ControllerHost) Prepare(ctx context.Context, p Plan) error {
 // Commit implements Host.
 func (h ControllerHost) Commit(ctx context.Context, p Plan) error { return h.C.CommitFleet(ctx, p.ID) }
 
+// Settle implements Host.
+func (h ControllerHost) Settle(ctx context.Context, p Plan) error { return h.C.SettleFleet(ctx, p.ID) }
+
 // Abort implements Host.
 func (h ControllerHost) Abort(ctx context.Context, p Plan, _ string) error {
 	return h.C.AbortFleet(ctx, p.ID)

@@ -312,7 +312,8 @@ func (a *Agent) awaitSwitched(run *coordRun, commitRev int64) map[string]any {
 			}
 			if d != nil {
 				if ack, ok := d.switched[h]; ok {
-					seen[h] = time.Since(committedAt)
+					// As the host's clock tells (hosts keep NTP time).
+					seen[h] = max(ack.At.Sub(committedAt), 0)
 					if ack.Error != "" {
 						a.emit(run, deploy.EventWarn, "switch", fmt.Sprintf("%s could not apply the commit: %s (it stays out of the load balancer until it converges)", h, ack.Error), map[string]any{"host": h})
 					} else {

@@ -95,6 +95,8 @@ func (h *fakeHost) Commit(_ context.Context, p Plan) error {
 	return nil
 }
 
+func (h *fakeHost) Settle(context.Context, Plan) error { return nil }
+
 func (h *fakeHost) Abort(_ context.Context, p Plan, why string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -25,6 +25,9 @@ type Host interface {
 	// version drains and stays warm on standby. It is called once the
 	// fleet committed p.
 	Commit(ctx context.Context, p Plan) error
+	// Settle waits until what follows a Commit on this host (draining the
+	// old version, arming the standby window) is done.
+	Settle(ctx context.Context, p Plan) error
 	// Abort removes what Prepare started for p (a warm standby it found is
 	// kept). It is idempotent.
 	Abort(ctx context.Context, p Plan, why string) error

@@ -48,6 +48,9 @@ func (a *Agent) reconcile(snap snapshot) {
 				if _, failed := d.failed[me]; failed {
 					continue
 				}
+				if l, held := fs.locks[d.plan.Service]; !held || l.Deploy != id {
+					continue // its coordinator is gone: the takeover undoes it
+				}
 				a.prepareLocked(*d.plan)
 			case lp.status == planPrepared:
 				if _, ok := d.prepared[me]; !ok {
@@ -287,7 +290,12 @@ func (a *Agent) commitLocked(lp *localPlan) {
 	me := a.opts.Name
 	a.wg.Go(func() {
 		err := a.host.Commit(a.ctx, p)
-		ack := Ack{At: time.Now()}
+		ack := Ack{At: time.Now()} // when this host switched
+		if err == nil {
+			if serr := a.host.Settle(a.ctx, p); serr != nil {
+				a.log.Warn("settle after commit", "deploy", p.ID, "err", serr)
+			}
+		}
 		a.mu.Lock()
 		lp.status = planSwitched
 		if err != nil {
