@@ -65,6 +65,10 @@ type FleetRequest struct {
 	// Rollback marks a fleet rollback: a warm standby of the version is
 	// switched back to at once.
 	Rollback bool
+	// Automatic marks a rollback cutover started itself; its history
+	// record says rolled_back, with Reason.
+	Automatic bool
+	Reason    string
 }
 
 // PrepareFleet starts req.Version of req.Service beside the live version
@@ -221,6 +225,9 @@ func (s *service) runFleet(ctx context.Context, op *opRun, req FleetRequest, fo 
 		fo.switched <- err
 		if err != nil {
 			return failed(ctx, err)
+		}
+		if req.Automatic {
+			return result{outcome: store.OutcomeRolledBack, reason: req.Reason}
 		}
 		return result{outcome: store.OutcomeDeployed}
 	}

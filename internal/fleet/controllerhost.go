@@ -31,7 +31,7 @@ func (h ControllerHost) ConfigDigest(service string) (string, map[string]string,
 func (h ControllerHost) Prepare(ctx context.Context, p Plan) error {
 	return h.C.PrepareFleet(ctx, deploy.FleetRequest{
 		ID:       p.ID,
-		Rollback: p.Kind == KindRollback,
+		Rollback: p.Kind == KindRollback, Automatic: p.Automatic, Reason: p.Reason,
 		DeployRequest: deploy.DeployRequest{
 			Service: p.Service, Version: p.Version, Strategy: p.Strategy, Force: p.Force, Targets: p.Targets,
 		},

@@ -39,6 +39,8 @@ type DeployRequest struct {
 	PrepareTimeout time.Duration
 	// Reason says why (rollbacks).
 	Reason string
+	// Automatic marks a rollback cutover started itself.
+	Automatic bool
 }
 
 // coordRun is a fleet operation this host coordinates.
@@ -160,7 +162,7 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 	p := Plan{
 		ID: id, Kind: req.Kind, Service: req.Service, Version: req.Version, Strategy: req.Strategy,
 		Hosts: fs.hostNames(), AllowLost: req.AllowLost, Coordinator: a.opts.Name, Created: time.Now(),
-		Force: req.Force, Targets: req.Targets, Watch: req.Watch, Reason: req.Reason,
+		Force: req.Force, Targets: req.Targets, Watch: req.Watch, Reason: req.Reason, Automatic: req.Automatic,
 	}
 	if p.Strategy == "" {
 		p.Strategy = "switch"

@@ -436,7 +436,7 @@ func (a *Agent) takeOver(d *deployKV) {
 	if sess == nil {
 		return
 	}
-	lock := Lock{Deploy: p.ID, Kind: p.Kind, Host: a.opts.Name, Since: time.Now()}
+	lock := Lock{Deploy: p.ID, Kind: p.Kind, Host: a.opts.Name, Since: time.Now(), TakenOver: true}
 	lockRaw := encode(lock)
 	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 	defer cancel()

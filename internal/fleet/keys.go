@@ -154,6 +154,9 @@ type Plan struct {
 	Watch time.Duration `json:"watch,omitempty"`
 	// Reason says why a rollback was started.
 	Reason string `json:"reason,omitempty"`
+	// Automatic marks a rollback cutover started itself (the new version
+	// turned unhealthy in its standby window).
+	Automatic bool `json:"automatic,omitempty"`
 }
 
 // hasHost reports whether h is in the plan.
@@ -194,10 +197,13 @@ type Active struct {
 
 // Lock records who runs a service's fleet operation.
 type Lock struct {
-	Deploy string    `json:"deploy"`
-	Kind   Kind      `json:"kind"`
-	Host   string    `json:"host"`
-	Since  time.Time `json:"since"`
+	// TakenOver marks a lock taken by a host finishing or undoing the
+	// deploy of a lost coordinator.
+	TakenOver bool      `json:"taken_over,omitempty"`
+	Deploy    string    `json:"deploy"`
+	Kind      Kind      `json:"kind"`
+	Host      string    `json:"host"`
+	Since     time.Time `json:"since"`
 }
 
 // HostRecord is a host's registration, kept on its lease.

@@ -48,7 +48,7 @@ func (a *Agent) reconcile(snap snapshot) {
 				if _, failed := d.failed[me]; failed {
 					continue
 				}
-				if l, held := fs.locks[d.plan.Service]; !held || l.Deploy != id {
+				if l, held := fs.locks[d.plan.Service]; !held || l.Deploy != id || l.TakenOver {
 					continue // its coordinator is gone: the takeover undoes it
 				}
 				a.prepareLocked(*d.plan)

@@ -155,7 +155,7 @@ func fleetRollback(member *fleet.Agent, service, reason string, log *slog.Logger
 	go func() {
 		_, err := member.Deploy(context.Background(), fleet.DeployRequest{
 			Kind: fleet.KindRollback, Service: service, Strategy: config.StrategySwitch,
-			PrepareTimeout: time.Minute, Reason: reason,
+			PrepareTimeout: time.Minute, Reason: reason, Automatic: true,
 		})
 		if err != nil {
 			log.Error("fleet rollback after an unhealthy active version", "service", service, "err", err)
