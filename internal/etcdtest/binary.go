@@ -15,6 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/cutover-dev/cutover/internal/testutil"
 )
 
 // BinaryOptions configures StartBinary.
@@ -64,8 +66,8 @@ func StartBinary(t testing.TB, opts BinaryOptions) *Cluster {
 		m := &member{
 			name:   fmt.Sprintf("m%d", i),
 			dir:    filepath.Join(t.TempDir(), "data"),
-			client: fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
-			peer:   fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
+			client: fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)),
+			peer:   fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)),
 		}
 		initial = append(initial, m.name+"="+m.peer)
 		c.members = append(c.members, m)

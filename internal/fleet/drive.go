@@ -341,12 +341,10 @@ func (a *Agent) awaitSwitched(run *coordRun, commitRev int64) map[string]any {
 					a.emit(run, deploy.EventWarn, "switch", fmt.Sprintf("%s did not acknowledge the commit within %s; it is not ready until it converges", h, a.opts.CommitTimeout), map[string]any{"host": h})
 				}
 			}
-			pending = 0
 		case <-changed:
+			continue
 		}
-		if pending == 0 {
-			break
-		}
+		break
 	}
 	var slowest time.Duration
 	for _, d := range seen {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/coord"
-	"github.com/cutover-dev/cutover/internal/deploy"
 )
 
 // KindLocal marks a lock held by an operation that runs on one host only
@@ -86,5 +85,3 @@ func (a *Agent) RunLocal(ctx context.Context, service string, start func() (stri
 	})
 	return id, nil
 }
-
-var _ = deploy.ErrBusy

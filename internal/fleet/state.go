@@ -1,10 +1,6 @@
 package fleet
 
-import (
-	"slices"
-
-	"github.com/cutover-dev/cutover/internal/coord"
-)
+import "slices"
 
 // fleetState is a decoded snapshot of the fleet's keys.
 type fleetState struct {
@@ -147,5 +143,3 @@ func kvRev(snap snapshot, key string) int64 {
 	}
 	return 0
 }
-
-var _ = coord.KV{}
