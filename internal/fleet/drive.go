@@ -401,6 +401,7 @@ func (a *Agent) watchCommitted(ctx context.Context, run *coordRun, commitRev int
 				if why == "" {
 					why = "rolled back to " + act.Version
 				}
+				a.awaitReleased(p.Service, act.Deploy)
 				return why
 			}
 			return ""
@@ -467,4 +468,23 @@ func (a *Agent) takeOver(d *deployKV) {
 func kvRevOf(a *Agent, p Plan) int64 {
 	snap, _ := a.view.read()
 	return kvRev(snap, a.keys.active(p.Service))
+}
+
+// awaitReleased waits (bounded by the commit timeout) until the fleet
+// operation id no longer holds the service's lock: every host then applied
+// it and recorded it in its history.
+func (a *Agent) awaitReleased(service, id string) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.CommitTimeout)
+	defer cancel()
+	for {
+		snap, changed := a.view.read()
+		if l, held := decodeState(a.keys, snap).locks[service]; !held || l.Deploy != id {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }
