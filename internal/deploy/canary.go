@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
@@ -24,19 +25,10 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 	}
 	insts, env, undo := p.insts, p.env, p.undo
 	steps := canarySteps(sc.Canary.Steps)
-	since := time.Now()
-	// The candidate joins at weight 0; the first step sets its weight.
-	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
-		st.Candidate = &store.Release{Version: req.Version, Instances: insts, Since: since}
-		st.Op.Phase = store.PhaseCanary
-		st.Op.Started = nil
-		st.Op.Step = 0
-		st.Op.Weight = 0
-		st.Op.StartedAt = since
-	}); err != nil {
+	since, err := s.joinCanary(ctx, req.Version, insts)
+	if err != nil {
 		return undo(err)
 	}
-	s.watchRelease(&store.Release{Instances: insts}, true)
 	op.acceptsCanary.Store(true)
 
 	run := &canaryRun{s: s, op: op, sc: sc, version: req.Version, insts: insts, since: since, forced: req.Force}
@@ -49,6 +41,24 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 		res.reason += "; removing the canary failed: " + err.Error()
 	}
 	return res
+}
+
+// joinCanary adds the candidate beside the active release at weight 0 and
+// watches its health; it returns when it joined.
+func (s *service) joinCanary(ctx context.Context, version string, insts []runtime.Instance) (time.Time, error) {
+	since := time.Now()
+	if _, _, err := s.commitRoute(ctx, func(st *store.ServiceState) {
+		st.Candidate = &store.Release{Version: version, Instances: insts, Since: since}
+		st.Op.Phase = store.PhaseCanary
+		st.Op.Started = nil
+		st.Op.Step = 0
+		st.Op.Weight = 0
+		st.Op.StartedAt = since
+	}); err != nil {
+		return time.Time{}, err
+	}
+	s.watchRelease(&store.Release{Instances: insts}, true)
+	return since, nil
 }
 
 // canarySteps returns the configured steps, ending before 100: passing the
@@ -87,6 +97,16 @@ func (s *service) setCanaryWeight(ctx context.Context, step int, w float64, paus
 
 // promoteCanary makes the canary the active release and the old one the standby.
 func (s *service) promoteCanary(ctx context.Context, op *opRun, req DeployRequest, env hookEnv) result {
+	old, err := s.promoteCanaryRoute(ctx, op, req)
+	if err != nil {
+		return failed(ctx, err)
+	}
+	return s.afterSwitch(ctx, op, req, old, env)
+}
+
+// promoteCanaryRoute commits the canary as the active release and returns
+// the release it replaced; on failure the canary is removed again.
+func (s *service) promoteCanaryRoute(ctx context.Context, op *opRun, req DeployRequest) (*store.Release, error) {
 	sc := s.config()
 	now := time.Now()
 	var old *store.Release
@@ -108,11 +128,11 @@ func (s *service) promoteCanary(ctx context.Context, op *opRun, req DeployReques
 		if uerr := s.undoCanary(context.WithoutCancel(ctx), op, err.Error()); uerr != nil {
 			s.c.log.Error("undo canary", "service", s.name, "err", uerr)
 		}
-		return failed(ctx, err)
+		return nil, err
 	}
 	op.steps["switch"] = took
 	op.emit(EventStep, "switch", fmt.Sprintf("%s promoted to all traffic in %s", req.Version, took), map[string]any{"switch_us": took.Microseconds()})
-	return s.afterSwitch(ctx, op, req, old, env)
+	return old, nil
 }
 
 // undoCanary sends all traffic back to the active release, then drains and

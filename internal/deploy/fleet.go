@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
@@ -24,10 +25,48 @@ import (
 
 // fleetOp is the rendezvous between a fleet-driven operation and the agent.
 type fleetOp struct {
-	prepared chan error // the prepare result, once
-	decide   chan bool  // true: commit; false: abort
-	switched chan error // the switch result after a commit, once
+	prepared chan error    // the prepare result, once
+	ctl      chan fleetMsg // the fleet's decisions, in order
+	switched chan error    // the switch result after a commit, once
 	ended    chan struct{}
+
+	// A canary's state, for its numbers (set once it takes traffic).
+	mu      sync.Mutex
+	service string
+	version string
+	since   time.Time
+	insts   []runtime.Instance
+}
+
+// fleetMsgKind is what the fleet decided for a prepared version.
+type fleetMsgKind int
+
+const (
+	// fleetCommit switches to the prepared version (a canary: promotes it).
+	fleetCommit fleetMsgKind = iota
+	// fleetAbort removes the prepared version (a canary: from traffic first).
+	fleetAbort
+	// fleetWeight routes a share of traffic to the prepared version (a canary).
+	fleetWeight
+)
+
+// fleetMsg is one decision; reply, if set, receives its result.
+type fleetMsg struct {
+	kind   fleetMsgKind
+	weight float64
+	reply  chan error
+}
+
+// send hands m to the operation; false when it ended first.
+func (fo *fleetOp) send(ctx context.Context, m fleetMsg) (bool, error) {
+	select {
+	case fo.ctl <- m:
+		return true, nil
+	case <-fo.ended:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // fleetOps maps fleet deploy ids to their local operation.
@@ -69,6 +108,10 @@ type FleetRequest struct {
 	// record says rolled_back, with Reason.
 	Automatic bool
 	Reason    string
+	// Canary runs the prepared version as a canary: the fleet sets its
+	// weight (SetFleetCanaryWeight), then promotes it (CommitFleet) or
+	// removes it (AbortFleet).
+	Canary bool
 }
 
 // PrepareFleet starts req.Version of req.Service beside the live version
@@ -94,7 +137,8 @@ func (c *Controller) PrepareFleet(ctx context.Context, req FleetRequest) error {
 	}
 	op.id = req.ID
 	op.fleet = true
-	fo := &fleetOp{prepared: make(chan error, 1), decide: make(chan bool, 1), switched: make(chan error, 1), ended: make(chan struct{})}
+	fo := &fleetOp{prepared: make(chan error, 1), ctl: make(chan fleetMsg), switched: make(chan error, 1), ended: make(chan struct{}),
+		service: s.name, version: req.Version}
 	c.fleetOps.put(req.ID, fo)
 	op.emit(EventStep, "accepted", fmt.Sprintf("preparing %s of %s for fleet deploy %s", req.Version, s.name, req.ID), map[string]any{"fleet": true})
 	s.run(op, octx, config.StrategySwitch, func(ctx context.Context, op *opRun) result {
@@ -123,9 +167,10 @@ func (c *Controller) CommitFleet(ctx context.Context, id string) error {
 	if fo == nil {
 		return fmt.Errorf("%w: fleet deploy %s has nothing prepared on this host", ErrNoOperation, id)
 	}
-	select {
-	case fo.decide <- true:
-	default:
+	if ok, err := fo.send(ctx, fleetMsg{kind: fleetCommit}); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("fleet deploy %s ended before it switched", id)
 	}
 	select {
 	case err := <-fo.switched:
@@ -161,9 +206,8 @@ func (c *Controller) AbortFleet(ctx context.Context, id string) error {
 	if fo == nil {
 		return nil
 	}
-	select {
-	case fo.decide <- false:
-	default:
+	if _, err := fo.send(ctx, fleetMsg{kind: fleetAbort}); err != nil {
+		return err
 	}
 	select {
 	case <-fo.ended:
@@ -202,11 +246,25 @@ func (s *service) runFleet(ctx context.Context, op *opRun, req FleetRequest, fo 
 		}
 	}
 	fo.prepared <- nil
+	if req.Canary && p != nil {
+		return s.fleetCanary(ctx, op, req, fo, p)
+	}
 	op.info("prepare", "%s prepared; waiting for the fleet to commit", req.Version)
-	var commit bool
-	select {
-	case commit = <-fo.decide:
-	case <-ctx.Done():
+	commit := false
+	for done := false; !done; {
+		select {
+		case m := <-fo.ctl:
+			switch m.kind {
+			case fleetCommit:
+				commit, done = true, true
+			case fleetAbort:
+				done = true
+			default:
+				m.answer(fmt.Errorf("%w: fleet deploy %s is not a canary", ErrInvalid, req.ID))
+			}
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	if !commit {
 		why := errors.New("the fleet aborted the deploy")

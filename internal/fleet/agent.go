@@ -113,6 +113,12 @@ type localPlan struct {
 	status planStatus
 	cancel context.CancelFunc // ends a prepare
 	done   chan struct{}      // closed when the prepare goroutine ended
+
+	// A canary's progress on this host.
+	weight     float64            // the weight routed to the canary
+	applying   bool               // a weight change is being applied
+	weightErr  string             // the last weight change that failed
+	stopReport context.CancelFunc // ends the numbers reporter
 }
 
 type planStatus int
@@ -125,6 +131,7 @@ const (
 	planSwitched
 	planUndoing
 	planUndone
+	planCanary // the prepared canary takes the weight the fleet sets
 )
 
 // NewAgent validates opts and returns an agent; call Start.

@@ -3,7 +3,9 @@ package fleet
 import (
 	"context"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/metrics"
 )
 
 // ControllerHost is the Host of a cutover serve process: its deploy
@@ -35,7 +37,27 @@ func (h ControllerHost) Prepare(ctx context.Context, p Plan) error {
 		DeployRequest: deploy.DeployRequest{
 			Service: p.Service, Version: p.Version, Strategy: p.Strategy, Force: p.Force, Targets: p.Targets,
 		},
+		Canary: p.Strategy == config.StrategyCanary,
 	})
+}
+
+// SetCanaryWeight implements Host.
+func (h ControllerHost) SetCanaryWeight(ctx context.Context, p Plan, weight float64) error {
+	return h.C.SetFleetCanaryWeight(ctx, p.ID, weight)
+}
+
+// CanaryStats implements Host.
+func (h ControllerHost) CanaryStats(p Plan) (metrics.Stats, metrics.Stats, string, bool) {
+	return h.C.FleetCanaryStats(p.ID)
+}
+
+// CanaryConfig implements Host.
+func (h ControllerHost) CanaryConfig(service string) (config.Canary, error) {
+	sc, err := h.C.ServiceConfig(service)
+	if err != nil {
+		return config.Canary{}, err
+	}
+	return sc.Canary, nil
 }
 
 // Commit implements Host.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/coord"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -41,6 +42,8 @@ type DeployRequest struct {
 	Reason string
 	// Automatic marks a rollback cutover started itself.
 	Automatic bool
+	// Batch is how many hosts a rolling deploy takes at a time (default 1).
+	Batch int
 }
 
 // coordRun is a fleet operation this host coordinates.
@@ -116,7 +119,7 @@ func (a *Agent) Deploy(ctx context.Context, req DeployRequest) (string, error) {
 		If: []coord.Cmp{coord.ValueIs(lockKey, lockRaw), coord.ModRevisionIs(activeKey, plan.ActiveRev)},
 		Then: []coord.Op{
 			coord.Put(a.keys.plan(id), encode(plan)),
-			coord.Put(a.keys.state(id), encode(State{Phase: PhasePreparing, At: time.Now(), By: a.opts.Name})),
+			coord.Put(a.keys.state(id), encode(State{Phase: firstPhase(plan), At: time.Now(), By: a.opts.Name})),
 		},
 	})
 	if err != nil || !res.Succeeded {
@@ -145,6 +148,14 @@ func (a *Agent) Deploy(ctx context.Context, req DeployRequest) (string, error) {
 	return id, nil
 }
 
+// firstPhase is the phase a plan starts in.
+func firstPhase(p Plan) Phase {
+	if p.Strategy == config.StrategyRolling {
+		return PhaseRolling
+	}
+	return PhasePreparing
+}
+
 // busyError names who holds a service's lock.
 func (a *Agent) busyError(ctx context.Context, service string) error {
 	kv, found, _, err := a.opts.Store.Get(ctx, a.keys.lock(service))
@@ -165,7 +176,29 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 		Force: req.Force, Targets: req.Targets, Watch: req.Watch, Reason: req.Reason, Automatic: req.Automatic,
 	}
 	if p.Strategy == "" {
-		p.Strategy = "switch"
+		p.Strategy = config.StrategySwitch
+	}
+	if req.Kind == KindRollback {
+		p.Strategy = config.StrategySwitch
+	}
+	switch p.Strategy {
+	case config.StrategySwitch:
+	case config.StrategyCanary:
+		cfg, err := a.host.CanaryConfig(req.Service)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Steps = canarySteps(cfg.Steps)
+		if !hasActive {
+			return Plan{}, fmt.Errorf("%w: service %s has no committed version to compare a canary with; deploy the first version with --strategy switch", deploy.ErrInvalid, req.Service)
+		}
+	case config.StrategyRolling:
+		if req.Batch < 0 {
+			return Plan{}, fmt.Errorf("%w: batch %d: give how many hosts to take at a time (1 or more)", deploy.ErrInvalid, req.Batch)
+		}
+		p.Batch = max(req.Batch, 1)
+	default:
+		return Plan{}, fmt.Errorf("%w: strategy %q: use switch, canary or rolling", deploy.ErrInvalid, p.Strategy)
 	}
 	if hasActive {
 		p.From, p.ActiveRev = act.Version, act.rev
@@ -192,6 +225,11 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 		timeout = time.Minute
 	}
 	p.PrepareDeadline = p.Created.Add(timeout)
+	if p.Strategy == config.StrategyRolling {
+		p.PrepareTimeout = timeout
+		// Each batch has its own prepare deadline.
+		p.PrepareDeadline = time.Time{}
+	}
 	return p, nil
 }
 
@@ -212,7 +250,11 @@ func (a *Agent) Abort(ctx context.Context, service string) error {
 		run.cancel(errAbortedByUser)
 		return nil
 	}
-	if d.phase() != PhasePreparing {
+	switch d.phase() {
+	case PhasePreparing, PhaseRolling:
+	case PhaseCanary:
+		return a.sendControl(ctx, service, Control{Action: ControlAbort})
+	default:
 		return fmt.Errorf("%w: deploy %s of %s is already committed; run `cutover rollback %s`", deploy.ErrBusy, d.id, service, service)
 	}
 	// Another host coordinates: abort through the store; its commit then
@@ -235,6 +277,9 @@ func (a *Agent) Abort(ctx context.Context, service string) error {
 func (a *Agent) Promote(ctx context.Context, service string) error {
 	snap, _ := a.view.read()
 	fs := decodeState(a.keys, snap)
+	if d := fs.openDeploy(service); d != nil && d.plan.Strategy == config.StrategyCanary && d.phase() == PhaseCanary {
+		return a.sendControl(ctx, service, Control{Action: ControlPromote})
+	}
 	act, ok := fs.actives[service]
 	if !ok || act.Previous == "" {
 		return fmt.Errorf("%w: service %s has no standby to promote past", deploy.ErrNoOperation, service)

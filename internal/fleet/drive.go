@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/coord"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -18,6 +19,14 @@ import (
 // host to apply, finalize, release the lock.
 func (a *Agent) drive(ctx context.Context, run *coordRun, planRev int64, lockRaw []byte) {
 	p := &run.plan
+	switch p.Strategy {
+	case config.StrategyCanary:
+		a.driveCanary(ctx, run, planRev, lockRaw)
+		return
+	case config.StrategyRolling:
+		a.driveRolling(ctx, run, planRev, lockRaw)
+		return
+	}
 	stateRev := planRev
 	commitRev, reason, output, err := a.awaitPrepared(ctx, run, &stateRev, lockRaw)
 	if err != nil {
@@ -203,18 +212,27 @@ func (a *Agent) commit(run *coordRun, d *deployKV, lockRaw []byte) (rev int64, w
 	}
 	now := time.Now()
 	act := Active{Version: p.Version, Deploy: p.ID, Kind: p.Kind, Previous: p.From, At: now, Reason: p.Reason}
-	res, err := a.opts.Store.Txn(ctx, coord.Txn{
-		If: cmps,
-		Then: []coord.Op{
-			coord.Put(a.keys.active(p.Service), encode(act)),
-			coord.Put(a.keys.state(p.ID), encode(State{Phase: PhaseCommitted, At: now, By: a.opts.Name})),
-		},
-	})
+	then := []coord.Op{
+		coord.Put(a.keys.active(p.Service), encode(act)),
+		coord.Put(a.keys.state(p.ID), encode(State{Phase: PhaseCommitted, At: now, By: a.opts.Name})),
+	}
+	want := PhaseCommitted
+	if p.Strategy == config.StrategyCanary {
+		// A canary starts instead: the committed version stays until the
+		// promotion commits.
+		want = PhaseCanary
+		cs := CanaryState{Step: 1, Of: len(p.Steps), Weight: p.Steps[0], At: now}
+		then = []coord.Op{
+			coord.Put(a.keys.canary(p.ID), encode(cs)),
+			coord.Put(a.keys.state(p.ID), encode(State{Phase: PhaseCanary, At: now, By: a.opts.Name})),
+		}
+	}
+	res, err := a.opts.Store.Txn(ctx, coord.Txn{If: cmps, Then: then})
 	if err != nil {
 		// The outcome is unknown: read it back.
 		kv, found, _, gerr := a.opts.Store.Get(context.WithoutCancel(ctx), a.keys.state(p.ID))
 		if gerr == nil && found {
-			if st, _ := decode[State](kv.Value); st.Phase == PhaseCommitted {
+			if st, _ := decode[State](kv.Value); st.Phase == want {
 				return kv.ModRevision, "", nil
 			}
 		}
@@ -457,6 +475,10 @@ func (a *Agent) takeOver(d *deployKV) {
 		reason := fmt.Sprintf("coordinator %s was lost before the commit; undone by %s", p.Coordinator, a.opts.Name)
 		a.abortFleet(run, d.stateRev, lockRaw, reason)
 		a.done(run, store.OutcomeFailed, reason, "", nil)
+	case PhaseCanary, PhaseRolling:
+		reason := fmt.Sprintf("coordinator %s was lost during the %s; rolled back by %s", p.Coordinator, p.Strategy, a.opts.Name)
+		a.abortFleet(run, d.stateRev, lockRaw, reason)
+		a.done(run, store.OutcomeRolledBack, reason, "", nil)
 	case PhaseCommitted:
 		a.emit(run, deploy.EventStep, "commit", fmt.Sprintf("coordinator %s was lost after the commit; %s finishes the deploy", p.Coordinator, a.opts.Name), nil)
 		data := a.awaitSwitched(run, kvRevOf(a, p))

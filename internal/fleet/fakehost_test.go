@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/metrics"
 )
 
 // fakeHost is a Host that keeps versions in memory, for protocol tests:
@@ -32,6 +34,14 @@ type fakeHost struct {
 	events   []deploy.Event
 	changed  chan struct{}
 	services []string
+
+	// A canary: the weight routed per deploy id, how many numbers reports
+	// were taken, the canary's error rate and settings.
+	weights     map[string]float64
+	reports     map[string]int
+	canaryErr   float64
+	canaryCfg   config.Canary
+	unhealthyIn string
 }
 
 type call struct {
@@ -47,7 +57,48 @@ func newFakeHost(name string, services ...string) *fakeHost {
 		name: name, applied: map[string]string{}, standby: map[string]string{}, prepared: map[string]string{},
 		digest: "d1", fields: map[string]string{"health": "h1", "process": "p1"},
 		failPrepare: map[string]string{}, hangPrepare: map[string]bool{}, changed: make(chan struct{}), services: services,
+		weights: map[string]float64{}, reports: map[string]int{},
+		canaryCfg: config.Canary{Steps: []float64{10, 50}, MinRequests: 100, Confidence: 0.99, MaxErrorRateIncrease: 1,
+			MaxLatencyIncrease: 20, MinLatencyIncrease: config.Duration(5 * time.Millisecond), MaxStepDuration: config.Duration(time.Minute)},
 	}
+}
+
+func (h *fakeHost) SetCanaryWeight(_ context.Context, p Plan, w float64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.weights[p.ID] = w
+	h.record("weight %s %g", p.ID, w)
+	return nil
+}
+
+// CanaryStats reports 200 requests a report split by the weight, all at
+// 5 ms; the canary fails canaryErr of its requests.
+func (h *fakeHost) CanaryStats(p Plan) (base, can metrics.Stats, unhealthy string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w, ok := h.weights[p.ID]
+	if !ok {
+		return base, can, "", false
+	}
+	h.reports[p.ID]++
+	n := int64(h.reports[p.ID]) * 200
+	fill := func(st *metrics.Stats, reqs int64, errRate float64) {
+		st.Requests = reqs
+		st.Status5xx = int64(float64(reqs) * errRate)
+		st.Status2xx = reqs - st.Status5xx
+		st.Latency.Counts[metrics.BucketOf(5*time.Millisecond)] = uint64(reqs)
+		st.Latency.Total = uint64(reqs)
+		st.Latency.Sum = time.Duration(reqs) * 5 * time.Millisecond
+	}
+	fill(&base, int64(float64(n)*(100-w)/100), 0)
+	fill(&can, int64(float64(n)*w/100), h.canaryErr)
+	return base, can, h.unhealthyIn, true
+}
+
+func (h *fakeHost) CanaryConfig(string) (config.Canary, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.canaryCfg, nil
 }
 
 func (h *fakeHost) record(format string, args ...any) {
@@ -91,6 +142,7 @@ func (h *fakeHost) Commit(_ context.Context, p Plan) error {
 	h.standby[p.Service] = h.applied[p.Service]
 	h.applied[p.Service] = p.Version
 	delete(h.prepared, p.ID)
+	delete(h.weights, p.ID)
 	h.record("commit %s %s", p.ID, p.Version)
 	return nil
 }
@@ -101,6 +153,7 @@ func (h *fakeHost) Abort(_ context.Context, p Plan, why string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.prepared, p.ID)
+	delete(h.weights, p.ID)
 	h.record("abort %s", p.ID)
 	return nil
 }

@@ -3,7 +3,9 @@ package fleet
 import (
 	"context"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/metrics"
 )
 
 // Host is what a fleet agent drives on its own host: the local deploy
@@ -42,4 +44,16 @@ type Host interface {
 	// Emit publishes a progress event of a fleet operation to the host's
 	// event stream.
 	Emit(ev deploy.Event)
+
+	// SetCanaryWeight routes weight percent of this host's traffic of
+	// p.Service to the canary p prepared (the first call adds it beside the
+	// live version). For a canary plan, Commit promotes the canary and
+	// Abort removes it from traffic first.
+	SetCanaryWeight(ctx context.Context, p Plan, weight float64) error
+	// CanaryStats returns this host's numbers of the live version and of
+	// p's canary since it took traffic, and a canary instance that is
+	// unhealthy ("" none); ok false before it took traffic.
+	CanaryStats(p Plan) (baseline, canary metrics.Stats, unhealthy string, ok bool)
+	// CanaryConfig returns the canary settings of service.
+	CanaryConfig(service string) (config.Canary, error)
 }

@@ -17,6 +17,10 @@
 //	deploys/<id>/failed/<h>        a host could not prepare, and why
 //	deploys/<id>/switched/<h>      a host applied the commit
 //	deploys/<id>/undone/<h>        a host removed what an aborted deploy started
+//	deploys/<id>/canary            a canary's step and weight, set by its coordinator
+//	deploys/<id>/stats/<h>         a host's canary numbers, on the host's lease
+//	deploys/<id>/control           a user's command to a running canary
+//	deploys/<id>/batch             the batch of hosts a rolling deploy is at
 //
 // Agents are level-triggered: on start and every reconnect they read the
 // whole prefix and converge before they watch from the revision of that
@@ -28,6 +32,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/metrics"
 )
 
 // keys builds the key names of one fleet under a prefix ending in "/".
@@ -54,6 +60,10 @@ func (k keys) prepared(id, h string) string { return k.deploy(id) + "prepared/" 
 func (k keys) failed(id, h string) string   { return k.deploy(id) + "failed/" + h }
 func (k keys) switched(id, h string) string { return k.deploy(id) + "switched/" + h }
 func (k keys) undone(id, h string) string   { return k.deploy(id) + "undone/" + h }
+func (k keys) canary(id string) string      { return k.deploy(id) + "canary" }
+func (k keys) stats(id, h string) string    { return k.deploy(id) + "stats/" + h }
+func (k keys) control(id string) string     { return k.deploy(id) + "control" }
+func (k keys) batch(id string) string       { return k.deploy(id) + "batch" }
 
 // parse splits a key into its kind and names: ("host", h, ""), ("active",
 // s, ""), ("lock", s, ""), ("retire", s, ""), ("plan", id, ""), ("state",
@@ -75,12 +85,12 @@ func (k keys) parse(key string) (kind, a, b string, ok bool) {
 		}
 	case len(parts) == 3 && parts[0] == "deploys":
 		switch parts[2] {
-		case "plan", "state":
+		case "plan", "state", "canary", "control", "batch":
 			return parts[2], parts[1], "", true
 		}
 	case len(parts) == 4 && parts[0] == "deploys":
 		switch parts[2] {
-		case "prepared", "failed", "switched", "undone":
+		case "prepared", "failed", "switched", "undone", "stats":
 			return parts[2], parts[1], parts[3], true
 		}
 	}
@@ -112,6 +122,13 @@ const (
 	PhaseAborted Phase = "aborted"
 	// PhaseFinalized: every live host applied the commit.
 	PhaseFinalized Phase = "finalized"
+	// PhaseCanary: every host prepared; the canary takes the weight the
+	// coordinator sets on every host while it is judged on the fleet's sum.
+	// The committed version is unchanged until the promotion commits.
+	PhaseCanary Phase = "canary"
+	// PhaseRolling: hosts prepare and switch batch by batch (deploys/<id>/batch);
+	// the committed version changes once the last batch switched.
+	PhaseRolling Phase = "rolling"
 )
 
 // Terminal reports whether no more work follows p.
@@ -157,6 +174,35 @@ type Plan struct {
 	// Automatic marks a rollback cutover started itself (the new version
 	// turned unhealthy in its standby window).
 	Automatic bool `json:"automatic,omitempty"`
+	// Steps are a canary's traffic percentages below 100 (strategy canary).
+	Steps []float64 `json:"steps,omitempty"`
+	// Batch is how many hosts a rolling deploy prepares and switches at a
+	// time (strategy rolling).
+	Batch int `json:"batch,omitempty"`
+	// PrepareTimeout bounds each batch's prepare (strategy rolling).
+	PrepareTimeout time.Duration `json:"prepare_timeout,omitempty"`
+}
+
+// batches splits the plan's hosts into its rolling batches.
+func (p *Plan) batches() [][]string {
+	n := max(p.Batch, 1)
+	var out [][]string
+	for i := 0; i < len(p.Hosts); i += n {
+		out = append(out, p.Hosts[i:min(i+n, len(p.Hosts))])
+	}
+	return out
+}
+
+// batchOf returns the index of the rolling batch of host h (-1: none).
+func (p *Plan) batchOf(h string) int {
+	for i, b := range p.batches() {
+		for _, x := range b {
+			if x == h {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // hasHost reports whether h is in the plan.
@@ -255,6 +301,59 @@ type Retire struct {
 	Reason  string    `json:"reason"`
 	At      time.Time `json:"at"`
 	By      string    `json:"by"`
+}
+
+// CanaryState is a fleet canary's step, set by its coordinator.
+type CanaryState struct {
+	// Step is 1-based, of Of.
+	Step   int       `json:"step"`
+	Of     int       `json:"of"`
+	Weight float64   `json:"weight"`
+	Paused bool      `json:"paused,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// HostStats is one host's canary numbers since the canary took traffic
+// there, kept on the host's lease.
+type HostStats struct {
+	// Weight is the weight this host routes to the canary.
+	Weight   float64       `json:"weight"`
+	Baseline metrics.Stats `json:"baseline"`
+	Canary   metrics.Stats `json:"canary"`
+	// Unhealthy names a canary instance whose health check fails.
+	Unhealthy string `json:"unhealthy,omitempty"`
+	// Error reports a weight this host could not apply.
+	Error string    `json:"error,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// Control actions on a running fleet canary.
+const (
+	ControlPause   = "pause"
+	ControlResume  = "resume"
+	ControlWeight  = "weight"
+	ControlPromote = "promote"
+	ControlAbort   = "abort"
+)
+
+// Control is a user's command to a running fleet canary, sent from any
+// host and carried out by the canary's coordinator.
+type Control struct {
+	Action string    `json:"action"`
+	Weight float64   `json:"weight,omitempty"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// BatchState is the batch a rolling fleet deploy is at.
+type BatchState struct {
+	// Index is 0-based, of Of.
+	Index int      `json:"index"`
+	Of    int      `json:"of"`
+	Hosts []string `json:"hosts"`
+	// Committed: the batch's hosts switch.
+	Committed bool      `json:"committed,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 func encode(v any) []byte {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cutover-dev/cutover/internal/config"
 )
 
 // convergeRetry is the pause after a failed convergence before the next try.
@@ -38,7 +40,19 @@ func (a *Agent) reconcile(snap snapshot) {
 		}
 		lp := a.plans[id]
 		inPlan := d.plan.hasHost(me)
-		switch d.phase() {
+		phase := d.phase()
+		switch phase {
+		case PhaseCanary:
+			a.canaryLocked(d, lp, inPlan)
+			continue
+		case PhaseRolling:
+			// This host's batch: not reached yet (wait), preparing, or
+			// switching.
+			if phase = rollingPhase(d, me); phase == "" {
+				continue
+			}
+		}
+		switch phase {
 		case PhasePreparing:
 			switch {
 			case !inPlan && lp != nil:
@@ -70,7 +84,7 @@ func (a *Agent) reconcile(snap snapshot) {
 				continue
 			}
 			switch {
-			case lp != nil && lp.status == planPrepared:
+			case lp != nil && (lp.status == planPrepared || lp.status == planCanary):
 				a.commitLocked(lp)
 			case lp == nil && a.host.Applied(d.plan.Service) == d.plan.Version:
 				// Applied by a process of this host that was restarted,
@@ -87,11 +101,18 @@ func (a *Agent) reconcile(snap snapshot) {
 				continue
 			}
 			switch {
+			case d.plan.Strategy == config.StrategyRolling && (lp == nil && a.host.Applied(d.plan.Service) == d.plan.Version ||
+				lp != nil && lp.status == planSwitched):
+				// A batch that switched goes back to the version the
+				// rolling deploy replaced.
+				p := *d.plan
+				a.plans[id] = &localPlan{plan: p, status: planUndoing}
+				a.wg.Go(func() { a.revert(p, d.state.Reason) })
 			case lp == nil:
 				p := *d.plan
 				a.plans[id] = &localPlan{plan: p, status: planUndoing}
 				a.wg.Go(func() { a.undo(p, d.state.Reason, nil) })
-			case lp.status <= planPrepared || lp.status == planFailed:
+			case lp.status <= planPrepared || lp.status == planFailed || lp.status == planCanary:
 				a.abortLocked(lp, d.state.Reason)
 			}
 		case PhaseFinalized:
@@ -105,7 +126,7 @@ func (a *Agent) reconcile(snap snapshot) {
 			continue
 		}
 		switch lp.status {
-		case planPreparing, planPrepared, planFailed:
+		case planPreparing, planPrepared, planFailed, planCanary:
 			a.abortLocked(lp, "the deploy ended while this host was out of touch")
 		case planSwitched, planUndone:
 			delete(a.plans, id)
@@ -113,7 +134,7 @@ func (a *Agent) reconcile(snap snapshot) {
 	}
 	// Converge every service to its committed version.
 	for _, svc := range a.host.Services() {
-		act, ok := fs.actives[svc]
+		act, ok, wait := a.targetOf(fs, svc)
 		if !ok || a.converging[svc] || a.busyLocked(svc) {
 			continue
 		}
@@ -124,7 +145,7 @@ func (a *Agent) reconcile(snap snapshot) {
 		if l, locked := fs.locks[svc]; locked && l.Kind == KindLocal {
 			continue // this host's own canary or rolling update is changing it
 		}
-		if d := fs.openDeploy(svc); d != nil && d.phase() == PhasePreparing {
+		if wait {
 			continue // converge once the deploy is decided
 		}
 		if time.Now().Before(a.convergeAt[svc]) {
@@ -168,7 +189,7 @@ func (a *Agent) busyLocked(svc string) bool {
 			continue
 		}
 		switch lp.status {
-		case planPreparing, planPrepared, planCommitting, planUndoing:
+		case planPreparing, planPrepared, planCommitting, planUndoing, planCanary:
 			return true
 		}
 	}
@@ -179,7 +200,7 @@ func (a *Agent) busyLocked(svc string) bool {
 func (a *Agent) readinessLocked(fs *fleetState) (bool, string) {
 	var lag []string
 	for _, svc := range a.host.Services() {
-		act, ok := fs.actives[svc]
+		act, ok, _ := a.targetOf(fs, svc)
 		if !ok {
 			continue
 		}
@@ -285,6 +306,7 @@ func (a *Agent) checkConfig(p Plan) error {
 
 // commitLocked applies a committed plan this host prepared.
 func (a *Agent) commitLocked(lp *localPlan) {
+	lp.endReport()
 	lp.status = planCommitting
 	p := lp.plan
 	me := a.opts.Name
@@ -315,6 +337,7 @@ func (a *Agent) abortLocked(lp *localPlan, why string) {
 	if lp.status == planUndoing || lp.status == planUndone {
 		return
 	}
+	lp.endReport()
 	lp.status = planUndoing
 	if lp.cancel != nil {
 		lp.cancel()
@@ -370,4 +393,73 @@ func outputOf(err error) string {
 		return o.Output()
 	}
 	return ""
+}
+
+// targetOf returns the version this host must serve for svc: the committed
+// one or, once a rolling deploy switched this host's batch, the deploy's.
+// wait is true while an open deploy decides it (a prepare, a canary, a
+// rolling batch of this host not yet switched): the host does not
+// converge meanwhile. ok is false when the fleet committed nothing.
+func (a *Agent) targetOf(fs *fleetState, svc string) (act activeKV, ok, wait bool) {
+	act, ok = fs.actives[svc]
+	d := fs.openDeploy(svc)
+	if d == nil {
+		return act, ok, false
+	}
+	switch d.phase() {
+	case PhasePreparing, PhaseCanary:
+		return act, ok, true
+	case PhaseRolling:
+		if !d.plan.hasHost(a.opts.Name) {
+			return act, ok, true
+		}
+		switch rollingPhase(d, a.opts.Name) {
+		case PhaseCommitted:
+			p := d.plan
+			return activeKV{Active: Active{Version: p.Version, Deploy: p.ID, Kind: p.Kind, Previous: p.From}, rev: act.rev}, true, false
+		default:
+			return act, ok, true
+		}
+	}
+	return act, ok, false
+}
+
+// rollingPhase says where host h is in a rolling deploy: PhasePreparing
+// while its batch prepares, PhaseCommitted once its batch was switched,
+// "" before its batch.
+func rollingPhase(d *deployKV, h string) Phase {
+	if d.batch == nil {
+		return ""
+	}
+	i := d.plan.batchOf(h)
+	switch {
+	case i < 0 || i > d.batch.Index:
+		return ""
+	case i < d.batch.Index || d.batch.Committed:
+		return PhaseCommitted
+	default:
+		return PhasePreparing
+	}
+}
+
+// revert brings a host that switched in an aborted rolling deploy back to
+// the version the deploy replaced, and acknowledges the undo.
+func (a *Agent) revert(p Plan, why string) {
+	if p.From != "" {
+		a.log.Info("rolling deploy aborted; going back", "deploy", p.ID, "service", p.Service, "version", p.From, "why", why)
+		if err := a.host.Converge(context.WithoutCancel(a.ctx), p.Service, Active{Version: p.From, Deploy: p.ID, Kind: KindRollback}); err != nil {
+			a.log.Error("go back after an aborted rolling deploy", "deploy", p.ID, "service", p.Service, "err", err)
+			a.mu.Lock()
+			a.lastErr[p.Service] = "going back to " + p.From + " failed: " + err.Error()
+			a.mu.Unlock()
+		}
+	}
+	a.mu.Lock()
+	if lp := a.plans[p.ID]; lp != nil {
+		lp.status = planUndone
+	}
+	a.mu.Unlock()
+	if a.ctx.Err() == nil {
+		_ = a.put(a.keys.undone(p.ID, a.opts.Name), Ack{At: time.Now()}, false)
+	}
 }

@@ -40,6 +40,11 @@ type deployKV struct {
 	failed   map[string]Failure
 	switched map[string]Ack
 	undone   map[string]Ack
+	stats    map[string]HostStats
+	canary   *CanaryState
+	control  *Control
+	ctlRev   int64
+	batch    *BatchState
 }
 
 func (d *deployKV) phase() Phase {
@@ -59,7 +64,7 @@ func decodeState(k keys, snap snapshot) *fleetState {
 		d := fs.deploys[id]
 		if d == nil {
 			d = &deployKV{id: id, prepared: map[string]Prepared{}, failed: map[string]Failure{},
-				switched: map[string]Ack{}, undone: map[string]Ack{}}
+				switched: map[string]Ack{}, undone: map[string]Ack{}, stats: map[string]HostStats{}}
 			fs.deploys[id] = d
 		}
 		return d
@@ -110,6 +115,23 @@ func decodeState(k keys, snap snapshot) *fleetState {
 		case "undone":
 			if v, err := decode[Ack](kv.Value); err == nil {
 				dep(a).undone[b] = v
+			}
+		case "stats":
+			if v, err := decode[HostStats](kv.Value); err == nil {
+				dep(a).stats[b] = v
+			}
+		case "canary":
+			if v, err := decode[CanaryState](kv.Value); err == nil {
+				dep(a).canary = &v
+			}
+		case "control":
+			if v, err := decode[Control](kv.Value); err == nil {
+				d := dep(a)
+				d.control, d.ctlRev = &v, kv.ModRevision
+			}
+		case "batch":
+			if v, err := decode[BatchState](kv.Value); err == nil {
+				dep(a).batch = &v
 			}
 		}
 	}
