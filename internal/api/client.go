@@ -140,7 +140,7 @@ func (c *Client) Health(ctx context.Context) error {
 func (c *Client) Deploy(ctx context.Context, req deploy.DeployRequest) (string, error) {
 	var out opResponse
 	body := deployBody{Version: req.Version, Strategy: req.Strategy, Targets: req.Targets, Force: req.Force,
-		Watch: req.Watch, AllowLost: req.AllowLost}
+		Watch: req.Watch, AllowLost: req.AllowLost, Batch: req.Batch}
 	err := c.do(ctx, http.MethodPost, servicePath(req.Service, "deploy"), body, &out)
 	return out.OpID, err
 }

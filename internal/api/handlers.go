@@ -36,6 +36,8 @@ type (
 		Watch    string   `json:"watch"`
 		// AllowLost is how many hosts may be lost during prepare.
 		AllowLost int `json:"allow_lost"`
+		// Batch is how many hosts a rolling fleet deploy takes at a time.
+		Batch int `json:"batch"`
 	}
 	rollbackBody struct {
 		To string `json:"to"`
@@ -110,6 +112,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if b.AllowLost < 0 {
 		return invalidf(`field "allow_lost" must be 0 or more, not %d`, b.AllowLost)
 	}
+	if b.Batch < 0 {
+		return invalidf(`field "batch" must be 1 or more hosts (0: the default, 1), not %d`, b.Batch)
+	}
 	if b.Watch != "" {
 		if d, err := time.ParseDuration(b.Watch); err != nil || d < 0 {
 			return invalidf(`field "watch" must be a duration such as "30s", not %q`, b.Watch)
@@ -117,7 +122,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := s.opts.Backend.Deploy(r.Context(), deploy.DeployRequest{
 		Service: r.PathValue("name"), Version: b.Version, Strategy: b.Strategy, Targets: b.Targets, Force: b.Force,
-		Watch: b.Watch, AllowLost: b.AllowLost,
+		Watch: b.Watch, AllowLost: b.AllowLost, Batch: b.Batch,
 	})
 	if err != nil {
 		return err

@@ -35,7 +35,13 @@ command exits with 7. Use 'cutover abort SERVICE' to stop a deploy.
 
 The strategy is the service's configured one unless --strategy says otherwise: switch
 (blue/green), canary (shift traffic in steps while comparing error rates and latency) or
-rolling (replace instances in batches).`,
+rolling (replace instances in batches).
+
+In a fleet (a cluster: block), every host takes part: switch prepares the new version on
+every host and switches all of them in one commit, or none; canary runs at the same weight
+on every host and is judged on the sum of every host's numbers, then promoted or rolled
+back everywhere; rolling takes --batch hosts at a time (each prepares, then switches) and
+takes switched hosts back if a later batch fails.`,
 		Example: `  # Deploy v2 of the web service and wait until traffic is on it
   cutover deploy web v2
 
@@ -46,6 +52,9 @@ rolling (replace instances in batches).`,
   # Canary with the static runtime, addresses of the new version given
   cutover deploy api v3 --strategy canary --target 10.0.0.5:8080 --target 10.0.0.6:8080
 
+  # In a fleet: replace two hosts at a time instead of all at once
+  cutover deploy web v2 --strategy rolling --batch 2
+
   # Start the deploy and return at once
   cutover deploy web v2 --detach`,
 		Args: needArgs("SERVICE", "VERSION"),
@@ -53,6 +62,9 @@ rolling (replace instances in batches).`,
 			req.Service, req.Version = args[0], args[1]
 			if watch < 0 {
 				return usagef("--watch must not be negative")
+			}
+			if req.Batch < 0 {
+				return usagef("--batch must be 1 or more (hosts taken at a time)")
 			}
 			if watch > 0 {
 				req.Watch = watch.String()
@@ -67,6 +79,7 @@ rolling (replace instances in batches).`,
 	f.StringArrayVar(&req.Targets, "target", nil, "host:port of an instance of the new version (static runtime; repeat for replicas)")
 	f.BoolVar(&req.Force, "force", false, "route traffic to the new version even if it fails its health check")
 	f.IntVar(&req.AllowLost, "allow-lost", 0, "in a fleet, how many hosts may be lost while they prepare and be left out (default 0: a lost host aborts the deploy)")
+	f.IntVar(&req.Batch, "batch", 0, "in a fleet, with --strategy rolling: how many hosts to take at a time (default 1)")
 	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")

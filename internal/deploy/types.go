@@ -43,6 +43,9 @@ type DeployRequest struct {
 	// AllowLost is how many hosts of a fleet may be lost while they prepare
 	// and be dropped from the deploy (default 0: a lost host aborts it).
 	AllowLost int `json:"allow_lost,omitempty"`
+	// Batch is how many hosts of a fleet a rolling deploy takes at a time
+	// (default 1).
+	Batch int `json:"batch,omitempty"`
 }
 
 // RollbackRequest asks a service to go back to its standby or to a version.

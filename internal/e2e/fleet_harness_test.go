@@ -48,6 +48,13 @@ func randHex(n int) string {
 // put a fault proxy between it and etcd).
 func newFleet(t *testing.T, n int, endpoints []string, endpointsOf func(i int) []string) *fleetE2E {
 	t.Helper()
+	return newFleetWith(t, n, endpoints, endpointsOf, "")
+}
+
+// newFleetWith is newFleet with more keys for the service (indented four
+// spaces, e.g. a canary: block).
+func newFleetWith(t *testing.T, n int, endpoints []string, endpointsOf func(i int) []string, serviceExtra string) *fleetE2E {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "co-fleet-")
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +112,7 @@ services:
     deploy_timeout: 15s
     standby: 120s
     stop_grace: 3s
-`, e.http, e.sock, filepath.Join(hd, "state"), strings.Join(quoted, ", "), name, f.prefix, script, e.ports[0], e.ports[1])
+`, e.http, e.sock, filepath.Join(hd, "state"), strings.Join(quoted, ", "), name, f.prefix, script, e.ports[0], e.ports[1]) + serviceExtra
 		if err := os.WriteFile(e.cfg, []byte(y), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -79,8 +79,12 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 	if strategy == "" {
 		strategy = sc.Strategy
 	}
-	if strategy != config.StrategySwitch {
+	if strategy != config.StrategySwitch && b.local {
+		// A fleet of one: the controller's own canary and rolling update.
 		return b.localOp(ctx, req.Service, strategy, func() (string, error) { return b.Controller.Deploy(ctx, req) })
+	}
+	if req.Batch > 0 && strategy != config.StrategyRolling {
+		return "", fmt.Errorf("%w: batch %d: --batch applies to the rolling strategy; add --strategy rolling", deploy.ErrInvalid, req.Batch)
 	}
 	var watch time.Duration
 	if req.Watch != "" {
@@ -89,17 +93,15 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 		}
 	}
 	return b.agent.Deploy(ctx, fleet.DeployRequest{
-		Kind: fleet.KindDeploy, Service: req.Service, Version: req.Version, Strategy: config.StrategySwitch,
+		Kind: fleet.KindDeploy, Service: req.Service, Version: req.Version, Strategy: strategy,
 		Force: req.Force, Targets: req.Targets, Watch: min(watch, sc.StandbyDuration()), AllowLost: req.AllowLost,
-		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second,
+		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Batch: req.Batch,
 	})
 }
 
-// localOp runs a strategy the fleet does not coordinate yet on this host.
+// localOp runs a canary or rolling update of a fleet of one on this host's
+// controller, under the fleet's lock.
 func (b *fleetBackend) localOp(ctx context.Context, service, strategy string, start func() (string, error)) (string, error) {
-	if !b.local {
-		return "", fmt.Errorf("%w: the %s strategy does not run across hosts yet; deploy with --strategy switch", deploy.ErrInvalid, strategy)
-	}
 	return b.agent.RunLocal(ctx, service, start, func(id string) error {
 		return b.Controller.WaitOp(context.WithoutCancel(ctx), service, id)
 	})
@@ -112,7 +114,7 @@ func (b *fleetBackend) Rollback(ctx context.Context, req deploy.RollbackRequest)
 	if err != nil {
 		return "", err
 	}
-	if sc.Strategy == config.StrategyRolling {
+	if sc.Strategy == config.StrategyRolling && b.local {
 		return b.localOp(ctx, req.Service, sc.Strategy, func() (string, error) { return b.Controller.Rollback(ctx, req) })
 	}
 	return b.agent.Deploy(ctx, fleet.DeployRequest{
@@ -128,6 +130,31 @@ func (b *fleetBackend) Promote(ctx context.Context, service string) error {
 		return b.Controller.Promote(ctx, service)
 	}
 	return b.agent.Promote(ctx, service)
+}
+
+// Pause implements api.Backend: a canary of this host's controller, else
+// the fleet's canary on every host.
+func (b *fleetBackend) Pause(ctx context.Context, service string) error {
+	if b.local || b.Controller.CanaryRunning(service) {
+		return b.Controller.Pause(ctx, service)
+	}
+	return b.agent.Pause(ctx, service)
+}
+
+// Resume implements api.Backend.
+func (b *fleetBackend) Resume(ctx context.Context, service string) error {
+	if b.local || b.Controller.CanaryRunning(service) {
+		return b.Controller.Resume(ctx, service)
+	}
+	return b.agent.Resume(ctx, service)
+}
+
+// SetWeight implements api.Backend.
+func (b *fleetBackend) SetWeight(ctx context.Context, service string, percent float64) error {
+	if b.local || b.Controller.CanaryRunning(service) {
+		return b.Controller.SetWeight(ctx, service, percent)
+	}
+	return b.agent.SetWeight(ctx, service, percent)
 }
 
 // Abort implements api.Backend.
