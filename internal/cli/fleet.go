@@ -116,6 +116,33 @@ func (a *app) renderHosts(w io.Writer, st fleet.Status) error {
 		if len(d.Failed) > 0 {
 			fmt.Fprintf(w, "  failed on: %s\n", strings.Join(d.Failed, ", "))
 		}
+		if c := d.Canary; c != nil {
+			paused := ""
+			if c.Paused {
+				paused = " (paused)"
+			}
+			fmt.Fprintf(w, "  canary step %d/%d at %g%% on every host%s\n", c.Step, c.Of, c.Weight, paused)
+			for _, h := range d.Hosts {
+				ch, ok := d.CanaryHosts[h]
+				if !ok {
+					fmt.Fprintf(w, "    %s: no numbers (not taking part)\n", h)
+					continue
+				}
+				sick := ""
+				if ch.Unhealthy != "" {
+					sick = ", unhealthy " + ch.Unhealthy
+				}
+				fmt.Fprintf(w, "    %s: %g%%, canary %d requests (%d errors), baseline %d (%d errors)%s\n", h, ch.Weight,
+					ch.CanaryRequests, ch.CanaryErrors, ch.BaselineRequests, ch.BaselineErrors, sick)
+			}
+		}
+		if b := d.Batch; b != nil {
+			state := "preparing"
+			if b.Committed {
+				state = "switching"
+			}
+			fmt.Fprintf(w, "  rolling batch %d/%d %s on %s\n", b.Index+1, b.Of, state, strings.Join(b.Hosts, ", "))
+		}
 	}
 	return nil
 }

@@ -58,6 +58,34 @@ func TestFleetStrategies(t *testing.T) {
 		t.Fatalf("%d requests failed during a good canary; first: %+v", len(bad), bad[0])
 	}
 
+	// A canary steered from hosts other than its coordinator: status shows
+	// it on every host, set-weight and abort act on every host.
+	r = f.host(0).mustCLI("deploy", "shop", "v6", "--strategy", "canary", "--detach")
+	waitFor(t, "the v6 canary taking traffic everywhere", 20*time.Second, func() bool {
+		st := f.host(2).cli("status")
+		return strings.Contains(st.stdout, "canary step 1/2 at 20% on every host") && strings.Count(st.stdout, ": 20%, canary") == 5
+	})
+	f.host(3).mustCLI("set-weight", "shop", "40")
+	waitFor(t, "40% on every host", 20*time.Second, func() bool {
+		st := f.host(4).cli("status")
+		return strings.Contains(st.stdout, "at 40% on every host (paused)") && strings.Count(st.stdout, ": 40%, canary") == 5
+	})
+	f.host(4).mustCLI("abort", "shop")
+	waitFor(t, "the aborted canary gone", 20*time.Second, func() bool {
+		return !strings.Contains(f.host(1).cli("status").stdout, "canary step")
+	})
+	for i := range f.hosts {
+		if v := f.servedVersion(i); v != "v2" {
+			t.Fatalf("after the aborted canary host %s serves %s, want v2", f.names[i], v)
+		}
+	}
+	hist := f.host(2).mustCLI("history", "shop", "-o", "json")
+	for _, want := range []string{`"version": "v6"`, `"outcome": "aborted"`, `"coordinator": "h1"`, `"hosts": [`} {
+		if !strings.Contains(hist.stdout, want) {
+			t.Errorf("fleet history on h3 lacks %s:\n%s", want, hist.stdout)
+		}
+	}
+
 	// A canary that fails on one host: rolled back everywhere.
 	f.flags("h2", "v3", "--error-rate 0.3")
 	at = rec.mark()

@@ -21,6 +21,7 @@
 //	deploys/<id>/stats/<h>         a host's canary numbers, on the host's lease
 //	deploys/<id>/control           a user's command to a running canary
 //	deploys/<id>/batch             the batch of hosts a rolling deploy is at
+//	history/<s>/<end>-<id>         a finished fleet operation (the newest historyKeep)
 //
 // Agents are level-triggered: on start and every reconnect they read the
 // whole prefix and converge before they watch from the revision of that
@@ -64,6 +65,12 @@ func (k keys) canary(id string) string      { return k.deploy(id) + "canary" }
 func (k keys) stats(id, h string) string    { return k.deploy(id) + "stats/" + h }
 func (k keys) control(id string) string     { return k.deploy(id) + "control" }
 func (k keys) batch(id string) string       { return k.deploy(id) + "batch" }
+func (k keys) history(s string) string      { return k.prefix + "history/" + s + "/" }
+
+// historyEntry names one finished operation; entries sort by end time.
+func (k keys) historyEntry(s string, end time.Time, id string) string {
+	return fmt.Sprintf("%s%020d-%s", k.history(s), end.UnixNano(), id)
+}
 
 // parse splits a key into its kind and names: ("host", h, ""), ("active",
 // s, ""), ("lock", s, ""), ("retire", s, ""), ("plan", id, ""), ("state",

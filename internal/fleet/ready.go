@@ -66,6 +66,22 @@ type DeployStatus struct {
 	Prepared    []string `json:"prepared,omitempty"`
 	Failed      []string `json:"failed,omitempty"`
 	Switched    []string `json:"switched,omitempty"`
+	Strategy    string   `json:"strategy,omitempty"`
+	// Canary is a fleet canary's step and weight, with each host's numbers.
+	Canary      *CanaryState          `json:"canary,omitempty"`
+	CanaryHosts map[string]CanaryHost `json:"canary_hosts,omitempty"`
+	// Batch is where a rolling deploy is.
+	Batch *BatchState `json:"batch,omitempty"`
+}
+
+// CanaryHost is one host's part of a fleet canary as shown by status.
+type CanaryHost struct {
+	Weight           float64 `json:"weight"`
+	CanaryRequests   int64   `json:"canary_requests"`
+	CanaryErrors     int64   `json:"canary_errors"`
+	BaselineRequests int64   `json:"baseline_requests"`
+	BaselineErrors   int64   `json:"baseline_errors"`
+	Unhealthy        string  `json:"unhealthy,omitempty"`
 }
 
 // ServiceCommit is a service's committed version as shown by status.
@@ -115,7 +131,15 @@ func (a *Agent) Status() Status {
 			continue
 		}
 		ds := DeployStatus{ID: d.id, Kind: d.plan.Kind, Service: d.plan.Service, Version: d.plan.Version, From: d.plan.From,
-			Phase: d.phase(), Coordinator: d.plan.Coordinator, Hosts: d.plan.Hosts}
+			Phase: d.phase(), Coordinator: d.plan.Coordinator, Hosts: d.plan.Hosts,
+			Strategy: d.plan.Strategy, Canary: d.canary, Batch: d.batch}
+		for h, hs := range d.stats {
+			if ds.CanaryHosts == nil {
+				ds.CanaryHosts = map[string]CanaryHost{}
+			}
+			ds.CanaryHosts[h] = CanaryHost{Weight: hs.Weight, CanaryRequests: hs.Canary.Requests, CanaryErrors: hs.Canary.Status5xx,
+				BaselineRequests: hs.Baseline.Requests, BaselineErrors: hs.Baseline.Status5xx, Unhealthy: hs.Unhealthy}
+		}
 		for _, h := range d.plan.Hosts {
 			if _, ok := d.prepared[h]; ok {
 				ds.Prepared = append(ds.Prepared, h)

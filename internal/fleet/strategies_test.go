@@ -257,4 +257,16 @@ func TestRollingFailureGoesBack(t *testing.T) {
 			t.Fatalf("a host outside the first batch switched: %s", c)
 		}
 	}
+	// Every host reads the same fleet history.
+	recs, err := f.members[3].agent.History(context.Background(), "web", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].ID != id || recs[0].Outcome != store.OutcomeRolledBack || len(recs[0].Hosts) != 4 ||
+		recs[0].Coordinator != "h1" || recs[1].Version != "v1" {
+		t.Fatalf("fleet history seen from h4: %+v", recs)
+	}
+	if _, err := f.members[3].agent.History(context.Background(), "nope", 0); err == nil {
+		t.Fatal("history of an unknown service succeeded")
+	}
 }

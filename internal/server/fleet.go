@@ -14,6 +14,7 @@ import (
 	localstore "github.com/cutover-dev/cutover/internal/coord/local"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/fleet"
+	"github.com/cutover-dev/cutover/internal/store"
 )
 
 // openCoord opens the coordination store the cluster block names.
@@ -155,6 +156,16 @@ func (b *fleetBackend) SetWeight(ctx context.Context, service string, percent fl
 		return b.Controller.SetWeight(ctx, service, percent)
 	}
 	return b.agent.SetWeight(ctx, service, percent)
+}
+
+// History implements api.Backend: in a fleet of many, the fleet's
+// operations as their coordinators recorded them; in a fleet of one, this
+// host's.
+func (b *fleetBackend) History(ctx context.Context, service string, limit int) ([]store.HistoryRecord, error) {
+	if b.local {
+		return b.Controller.History(ctx, service, limit)
+	}
+	return b.agent.History(ctx, service, limit)
 }
 
 // Abort implements api.Backend.

@@ -143,6 +143,11 @@ type HistoryRecord struct {
 	Reason   string    `json:"reason,omitempty"`
 	// Steps holds named durations such as "start", "gate", "switch", "drain".
 	Steps map[string]time.Duration `json:"steps,omitempty"`
+	// Hosts are the hosts a fleet operation planned, Lost those lost on the
+	// way, Coordinator the host that ran it (fleet history only).
+	Hosts       []string `json:"hosts,omitempty"`
+	Lost        []string `json:"lost,omitempty"`
+	Coordinator string   `json:"coordinator,omitempty"`
 }
 
 // Store persists service state and history. Implementations are safe for concurrent use.
