@@ -54,6 +54,22 @@
 // slowdown never fails however much traffic there is, while a 200ms one
 // fails within a few hundred requests.
 //
+// # Latency on a busy machine
+//
+// On saturated CPUs the tail of the latency distribution is made of
+// scheduling stalls shared by every process (an identical canary measured
+// p99 35.7ms against 33.8ms after 30,000 requests each on a loaded 2-core
+// machine). The density there is so low that the distribution-free bounds
+// of p99 stay wider than the tolerance however many requests arrive (p
+// within stuck around 0.03), and the check would wait forever on two
+// identical versions. So a latency check that has not passed on its bounds
+// passes on point estimates once each version has at least 20 observations
+// beyond the quantile (2,000 requests for p99, 40 for p50), its canary
+// estimate is within the limit, and nothing points to a regression (p worse
+// ≥ 0.5). Failing is unchanged: it still needs evidence at the configured
+// confidence, so a 200ms regression fails as fast as before, and on a quiet
+// machine the bounds usually decide before this rule applies.
+//
 // # Repeated judgements
 //
 // Confidence holds for one judgement. A controller that judges the growing

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/loadgen"
 )
 
@@ -141,6 +142,53 @@ func TestCrashAfterSwitchRollsBack(t *testing.T) {
 	}
 	if len(hist) == 0 || hist[0]["outcome"] != "rolled_back" {
 		t.Errorf("newest history record is %v, want outcome rolled_back", hist)
+	}
+	e.stop()
+}
+
+// TestFailedDeployKeepsTheStandby: with two ports, a live version and its
+// warm standby hold both; a deploy needs the standby's port, says so, and
+// when the new version fails the standby is started again, so the next
+// rollback is still instant. No request fails meanwhile.
+func TestFailedDeployKeepsTheStandby(t *testing.T) {
+	e := newEnv(t, "")
+	e.start()
+	e.mustCLI("deploy", "shop", "v1")
+	e.mustCLI("deploy", "shop", "v2")
+	if running := e.versionsRunning(); running["v1"] != 1 || running["v2"] != 1 {
+		t.Fatalf("before the failed deploy: %v, want v2 live and v1 on standby", running)
+	}
+	l := newVersionLoad("http://"+e.http, 4, 2*time.Millisecond)
+	stop := l.start()
+	defer stop()
+	e.flags("v3", "--exit-immediately")
+	r := e.cli("deploy", "shop", "v3")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d (failed)\nstdout:\n%s\nstderr:\n%s", r.code, exitFailed, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "the standby of v1 holds the only free port; it is stopped now and restarted if this deploy fails") {
+		t.Errorf("the deploy did not say it stops the standby:\n%s", r.stdout)
+	}
+	st := e.waitStatus("the standby back", 20*time.Second, func(st deploy.ServiceStatus) bool {
+		return st.Op == nil && st.Standby != nil && st.Standby.Version == "v1" && len(st.Standby.Instances) == 1
+	})
+	if st.Active == nil || st.Active.Version != "v2" {
+		t.Fatalf("after the failed deploy: active %+v, want v2", st.Active)
+	}
+	if running := e.versionsRunning(); running["v1"] != 1 || running["v2"] != 1 || running["v3"] != 0 {
+		t.Fatalf("after the failed deploy: %v, want v2 live and v1 on standby again", running)
+	}
+	rb := e.mustCLI("rollback", "shop")
+	if !strings.Contains(rb.stdout, "traffic switched back to v1") || strings.Contains(rb.stdout, "starting") {
+		t.Errorf("the rollback was not a switch to the warm standby:\n%s", rb.stdout)
+	}
+	if v := e.version(); v != "v1" {
+		t.Errorf("serving %s after the rollback, want v1", v)
+	}
+	stop()
+	ok, failed, transport := l.totals()
+	if len(failed) != 0 || len(transport) != 0 || ok["v2"] == 0 {
+		t.Errorf("served %v, failed %v, transport errors %v: want no failure", ok, failed, transport)
 	}
 	e.stop()
 }

@@ -23,9 +23,6 @@ func TestFleetStrategies(t *testing.T) {
       step_duration: 2s
       min_requests: 50
       max_step_duration: 60s
-      # Five serve processes share two cores here: latency is judged with a
-      # wide tolerance so the verdict rests on error rates.
-      min_latency_increase: 200ms
 `)
 	f.startAll()
 	f.host(0).mustCLI("deploy", "shop", "v1", "--strategy", "switch")
