@@ -365,9 +365,18 @@ func (a *Agent) Ready() (ok bool, reason string) {
 	return r.ok, r.reason
 }
 
-// put writes one key, retrying while the store is briefly unavailable.
+// put writes one key, retrying while the store is briefly unavailable. A
+// key of a deploy is written only while the deploy's plan exists, so a
+// late report never outlives the deploy's removal.
 func (a *Agent) put(key string, v any, lease bool) error {
 	var ops []coord.Op
+	var guard []coord.Cmp
+	if kind, id, _, ok := a.keys.parse(key); ok {
+		switch kind {
+		case "prepared", "failed", "switched", "undone", "stats":
+			guard = []coord.Cmp{coord.Exists(a.keys.plan(id))}
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		ops = ops[:0]
 		if lease {
@@ -380,7 +389,7 @@ func (a *Agent) put(key string, v any, lease bool) error {
 			ops = append(ops, coord.Put(key, encode(v)))
 		}
 		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
-		_, err := a.opts.Store.Txn(ctx, coord.Txn{Then: ops})
+		_, err := a.opts.Store.Txn(ctx, coord.Txn{If: guard, Then: ops})
 		cancel()
 		if err == nil || a.ctx.Err() != nil || attempt >= 20 {
 			return err
