@@ -206,6 +206,9 @@ func (a *Agent) readinessLocked(fs *fleetState) (bool, string) {
 		}
 		if got := a.host.Applied(svc); got != act.Version {
 			msg := fmt.Sprintf("%s: serves %q, the fleet committed %q (revision %d)", svc, got, act.Version, act.rev)
+			if act.rolling {
+				msg = fmt.Sprintf("%s: serves %q, the rolling deploy %s switched this host's batch to %q", svc, got, act.Deploy, act.Version)
+			}
 			if e := a.lastErr[svc]; e != "" {
 				msg += ": " + e
 			}
@@ -416,7 +419,7 @@ func (a *Agent) targetOf(fs *fleetState, svc string) (act activeKV, ok, wait boo
 		switch rollingPhase(d, a.opts.Name) {
 		case PhaseCommitted:
 			p := d.plan
-			return activeKV{Active: Active{Version: p.Version, Deploy: p.ID, Kind: p.Kind, Previous: p.From}, rev: act.rev}, true, false
+			return activeKV{Active: Active{Version: p.Version, Deploy: p.ID, Kind: p.Kind, Previous: p.From}, rev: act.rev, rolling: true}, true, false
 		default:
 			return act, ok, true
 		}

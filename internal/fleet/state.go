@@ -16,6 +16,9 @@ type fleetState struct {
 type activeKV struct {
 	Active
 	rev int64 // ModRevision: the fencing token
+	// rolling marks the version of a rolling deploy that switched this
+	// host's batch (not yet the fleet's committed version).
+	rolling bool
 }
 
 type lockKV struct {
