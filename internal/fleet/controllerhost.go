@@ -12,7 +12,7 @@ type ControllerHost struct {
 	C *deploy.Controller
 }
 
-var _ Host = ControllerHost{}
+var _ PreparedHost = ControllerHost{}
 
 // Services implements Host.
 func (h ControllerHost) Services() []string { return h.C.Services() }
@@ -36,6 +36,16 @@ func (h ControllerHost) Prepare(ctx context.Context, p Plan) error {
 			Service: p.Service, Version: p.Version, Strategy: p.Strategy, Force: p.Force, Targets: p.Targets,
 		},
 	})
+}
+
+// Prepared implements PreparedHost: the fleet operations the controller
+// kept prepared across a restart.
+func (h ControllerHost) Prepared() []Plan {
+	var out []Plan
+	for _, r := range h.C.FleetOperations() {
+		out = append(out, Plan{ID: r.ID, Service: r.Service, Version: r.Version})
+	}
+	return out
 }
 
 // Commit implements Host.
