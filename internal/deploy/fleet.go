@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,17 +26,16 @@ import (
 
 // fleetOp is the rendezvous between a fleet-driven operation and the agent.
 type fleetOp struct {
-	prepared chan error    // the prepare result, once
-	ctl      chan fleetMsg // the fleet's decisions, in order
-	switched chan error    // the switch result after a commit, once
-	ended    chan struct{}
+	service, version string
+	prepared         chan error    // the prepare result, once
+	ctl              chan fleetMsg // the fleet's decisions, in order
+	switched         chan error    // the switch result after a commit, once
+	ended            chan struct{} // closed once the operation finished
 
 	// A canary's state, for its numbers (set once it takes traffic).
-	mu      sync.Mutex
-	service string
-	version string
-	since   time.Time
-	insts   []runtime.Instance
+	mu    sync.Mutex
+	since time.Time
+	insts []runtime.Instance
 }
 
 // fleetMsgKind is what the fleet decided for a prepared version.
@@ -81,19 +81,50 @@ func (f *fleetOps) get(id string) *fleetOp {
 	return f.ops[id]
 }
 
-func (f *fleetOps) put(id string, fo *fleetOp) {
+// start registers op as the operation of fleet deploy id. It is
+// unregistered, and ended closed, once op finished (the service is then
+// free for the next operation).
+func (f *fleetOps) start(op *opRun, id, service, version string) *fleetOp {
+	fo := &fleetOp{service: service, version: version,
+		prepared: make(chan error, 1), ctl: make(chan fleetMsg), switched: make(chan error, 1), ended: make(chan struct{})}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.ops == nil {
 		f.ops = map[string]*fleetOp{}
 	}
 	f.ops[id] = fo
+	f.mu.Unlock()
+	op.onEnd = func() {
+		f.mu.Lock()
+		delete(f.ops, id)
+		f.mu.Unlock()
+		close(fo.ended)
+	}
+	return fo
 }
 
-func (f *fleetOps) remove(id string) {
+// ofService returns the fleet deploy with an operation on service, if any
+// (a service runs one operation at a time).
+func (f *fleetOps) ofService(service string) (string, *fleetOp) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.ops, id)
+	for id, fo := range f.ops {
+		if fo.service == service {
+			return id, fo
+		}
+	}
+	return "", nil
+}
+
+// list returns the fleet deploys with an operation, sorted by id.
+func (f *fleetOps) list() []FleetRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]FleetRequest, 0, len(f.ops))
+	for id, fo := range f.ops {
+		out = append(out, FleetRequest{ID: id, DeployRequest: DeployRequest{Service: fo.service, Version: fo.version}})
+	}
+	slices.SortFunc(out, func(a, b FleetRequest) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // FleetRequest is this host's part of a fleet deploy.
@@ -137,13 +168,9 @@ func (c *Controller) PrepareFleet(ctx context.Context, req FleetRequest) error {
 	}
 	op.id = req.ID
 	op.fleet = true
-	fo := &fleetOp{prepared: make(chan error, 1), ctl: make(chan fleetMsg), switched: make(chan error, 1), ended: make(chan struct{}),
-		service: s.name, version: req.Version}
-	c.fleetOps.put(req.ID, fo)
+	fo := c.fleetOps.start(op, req.ID, s.name, req.Version)
 	op.emit(EventStep, "accepted", fmt.Sprintf("preparing %s of %s for fleet deploy %s", req.Version, s.name, req.ID), map[string]any{"fleet": true})
 	s.run(op, octx, config.StrategySwitch, func(ctx context.Context, op *opRun) result {
-		defer close(fo.ended)
-		defer c.fleetOps.remove(req.ID)
 		return s.runFleet(ctx, op, req, fo)
 	})
 	select {
@@ -244,11 +271,30 @@ func (s *service) runFleet(ctx context.Context, op *opRun, req FleetRequest, fo 
 			fo.prepared <- &fleetError{reason: res.reason, output: res.output}
 			return *res
 		}
+		// Recorded before the fleet hears of it: a restart from here on
+		// keeps the instances for the fleet's decision (resumeFleet).
+		if _, err := s.persist(ctx, func(x *store.ServiceState) {
+			if x.Op != nil {
+				x.Op.Prepared = true
+			}
+		}); err != nil {
+			r := p.undo(err)
+			fo.prepared <- &fleetError{reason: r.reason, output: r.output}
+			return r
+		}
 	}
 	fo.prepared <- nil
+	return s.decideFleet(ctx, op, req, fo, p)
+}
+
+// decideFleet waits for the fleet's decision on what runFleet prepared (or
+// resumeFleet kept across a restart) and carries it out. p is the prepared
+// release; nil means the warm standby runs req.Version.
+func (s *service) decideFleet(ctx context.Context, op *opRun, req FleetRequest, fo *fleetOp, p *prepared) result {
 	if req.Canary && p != nil {
 		return s.fleetCanary(ctx, op, req, fo, p)
 	}
+	fromStandby := p == nil
 	op.info("prepare", "%s prepared; waiting for the fleet to commit", req.Version)
 	commit := false
 	for done := false; !done; {
@@ -337,6 +383,11 @@ func (c *Controller) Applied(service string) string {
 	return st.Active.Version
 }
 
+// FleetOperations lists the fleet deploys that have an operation on this
+// controller (ID, Service and Version set). Right after Start these are
+// the ones a restart kept prepared, waiting for CommitFleet or AbortFleet.
+func (c *Controller) FleetOperations() []FleetRequest { return c.fleetOps.list() }
+
 // Services lists the configured services in file order.
 func (c *Controller) Services() []string {
 	c.mu.Lock()
@@ -353,9 +404,10 @@ func (c *Controller) ServiceConfig(service string) (*config.Service, error) {
 	return s.config(), nil
 }
 
-// Converge makes version the routed version of service: at once from a
-// warm standby, else through a health-gated switch deploy. It returns when
-// that ended, with the reason when it failed.
+// Converge makes version the routed version of service: at once from
+// instances a fleet deploy prepared for it or from a warm standby, else
+// through a health-gated switch deploy. It returns when that ended, with
+// the reason when it failed.
 func (c *Controller) Converge(ctx context.Context, service, version string) error {
 	s, err := c.service(service)
 	if err != nil {
@@ -363,6 +415,20 @@ func (c *Controller) Converge(ctx context.Context, service, version string) erro
 	}
 	if c.Applied(service) == version {
 		return nil
+	}
+	// An operation of a fleet deploy holding prepared instances (kept across
+	// a restart while the deploy ended without this host) is resolved
+	// first: switched to when it prepared version, else removed.
+	if fid, fo := c.fleetOps.ofService(service); fo != nil {
+		if fo.version == version {
+			if err := c.CommitFleet(ctx, fid); err != nil {
+				return err
+			}
+			return c.SettleFleet(ctx, fid)
+		}
+		if err := c.AbortFleet(ctx, fid); err != nil {
+			return err
+		}
 	}
 	st := s.state()
 	var id string

@@ -45,6 +45,9 @@ type opRun struct {
 	// fleet marks an operation a fleet deploy drives: the fleet's
 	// coordinator reports its end, so the op's own end is a step event.
 	fleet bool
+	// onEnd, when set, runs once the operation finished: recorded in the
+	// history and the service free for the next one.
+	onEnd func()
 }
 
 // result is how an operation ended.
@@ -116,6 +119,9 @@ func (s *service) run(op *opRun, ctx context.Context, strategy string, fn func(c
 		res := fn(ctx, op)
 		op.cancel(nil)
 		s.finish(op, strategy, res)
+		if op.onEnd != nil {
+			op.onEnd()
+		}
 	}()
 }
 

@@ -143,10 +143,7 @@ func (s *service) prepare(ctx context.Context, op *opRun, req DeployRequest, rol
 	}
 	p := &prepared{insts: insts, env: hookEnv{version: req.Version, previous: op.from, port: insts[0].Port}}
 	p.undo = func(err error) result {
-		r := failed(ctx, err)
-		r.output = s.failureOutput(ctx, err, insts)
-		s.setPhase(ctx, store.PhaseUndoing)
-		s.stopInstances(ctx, op, insts, "deploy did not complete")
+		r := s.dropPrepared(ctx, op, insts, err)
 		restore()
 		return r
 	}
@@ -175,4 +172,14 @@ func (s *service) prepare(ctx context.Context, op *opRun, req DeployRequest, rol
 		s.retireStandby(ctx, op, "replaced by a new deploy")
 	}
 	return p, nil
+}
+
+// dropPrepared removes the instances of a prepared release after err and
+// returns the result to report, with the failing instance's output.
+func (s *service) dropPrepared(ctx context.Context, op *opRun, insts []runtime.Instance, err error) result {
+	r := failed(ctx, err)
+	r.output = s.failureOutput(ctx, err, insts)
+	s.setPhase(ctx, store.PhaseUndoing)
+	s.stopInstances(ctx, op, insts, "deploy did not complete")
+	return r
 }

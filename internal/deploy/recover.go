@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -131,9 +132,13 @@ func (s *service) recover(ctx context.Context) {
 	s.wmu.Unlock()
 }
 
-// recoverOp finishes or undoes an operation a crash interrupted.
+// recoverOp finishes or undoes an operation a crash interrupted, or, for a
+// fleet deploy's prepared operation, takes it up again (resumeFleet).
 func (s *service) recoverOp(ctx context.Context, st store.ServiceState) {
 	op := st.Op
+	if s.resumeFleet(ctx, op) {
+		return
+	}
 	rec := store.HistoryRecord{ID: op.ID, Service: s.name, Kind: op.Kind, Version: op.Version, From: op.From,
 		Start: op.StartedAt, End: time.Now()}
 	switch op.Phase {
@@ -168,21 +173,75 @@ func (s *service) recoverOp(ctx context.Context, st store.ServiceState) {
 	s.c.log.Warn("interrupted operation recovered", "service", s.name, "op", op.ID, "phase", op.Phase, "outcome", rec.Outcome)
 }
 
+// resumeFleet takes up an operation of a fleet deploy that a restart
+// interrupted after its instances passed their health gate (rec.Prepared).
+// The outcome is the fleet's to decide, and this host cannot know it yet
+// (the fleet agent starts after recovery), so while every one of those
+// instances still runs and passes a probe the operation waits again for
+// the decision, as it did before the restart: a fleet that committed while
+// this host was down switches to these instances (the agent calls
+// CommitFleet, or Converge once the deploy is over) instead of starting
+// the version anew, and one that aborted removes them (AbortFleet). Until
+// then the recorded active release serves, and the host's ready endpoint
+// stays 503 while it differs from the fleet's. It reports false when the
+// instances cannot be kept; recoverOp then removes them.
+func (s *service) resumeFleet(ctx context.Context, rec *store.Operation) bool {
+	if !rec.Prepared || len(rec.Started) == 0 {
+		return false
+	}
+	insts := rec.Started
+	if kept := s.alive(ctx, insts, "prepared"); len(kept) != len(insts) {
+		return false
+	}
+	op, octx, err := s.begin(rec.Kind, rec.Version)
+	if err != nil {
+		s.c.log.Error("resume a prepared fleet operation", "service", s.name, "op", rec.ID, "err", err)
+		return false
+	}
+	op.id, op.from, op.start, op.fleet = rec.ID, rec.From, rec.StartedAt, true
+	fo := s.c.fleetOps.start(op, rec.ID, s.name, rec.Version)
+	req := FleetRequest{ID: rec.ID, DeployRequest: DeployRequest{Service: s.name, Version: rec.Version, Strategy: config.StrategySwitch}}
+	op.emit(EventStep, "accepted", fmt.Sprintf("kept %s of %s, prepared for fleet deploy %s before a restart of cutover", rec.Version, s.name, rec.ID),
+		map[string]any{"fleet": true})
+	s.run(op, octx, config.StrategySwitch, func(ctx context.Context, op *opRun) result {
+		p := &prepared{insts: insts, env: hookEnv{version: rec.Version, previous: rec.From, port: insts[0].Port}}
+		p.undo = func(err error) result { return s.dropPrepared(ctx, op, insts, err) }
+		return s.decideFleet(ctx, op, req, fo, p)
+	})
+	s.c.log.Warn("interrupted fleet operation kept for the fleet's decision", "service", s.name, "op", rec.ID, "version", rec.Version,
+		"instances", len(insts))
+	return true
+}
+
 // readopt keeps the instances of r that are alive and pass a health probe;
 // it returns nil when none are left.
 func (s *service) readopt(ctx context.Context, r *store.Release, role string) *store.Release {
 	if r == nil {
 		return nil
 	}
+	kept := s.alive(ctx, r.Instances, role)
+	if len(kept) == 0 {
+		return nil
+	}
+	out := cloneRelease(r)
+	out.Instances = kept
+	s.watchRelease(out, true)
+	s.c.log.Info("instances re-adopted", "service", s.name, "role", role, "version", out.Version, "count", len(out.Instances))
+	return out
+}
+
+// alive returns the instances of insts that run and pass a health probe;
+// those that run and fail it are stopped.
+func (s *service) alive(ctx context.Context, insts []runtime.Instance, role string) []runtime.Instance {
 	chk, err := s.check()
 	if err != nil {
 		s.c.log.Error("health check config", "service", s.name, "err", err)
 		return nil
 	}
 	chk.HealthyThreshold = 1
-	keep := make([]bool, len(r.Instances))
+	keep := make([]bool, len(insts))
 	var wg sync.WaitGroup
-	for i, in := range r.Instances {
+	for i, in := range insts {
 		wg.Go(func() {
 			state, err := s.c.opts.Agent.Inspect(ctx, in)
 			if err != nil || !state.Running {
@@ -198,18 +257,12 @@ func (s *service) readopt(ctx context.Context, r *store.Release, role string) *s
 		})
 	}
 	wg.Wait()
-	out := cloneRelease(r)
-	out.Instances = out.Instances[:0]
-	for i, in := range r.Instances {
+	var out []runtime.Instance
+	for i, in := range insts {
 		if keep[i] {
-			out.Instances = append(out.Instances, in)
+			out = append(out, in)
 		}
 	}
-	if len(out.Instances) == 0 {
-		return nil
-	}
-	s.watchRelease(out, true)
-	s.c.log.Info("instances re-adopted", "service", s.name, "role", role, "version", out.Version, "count", len(out.Instances))
 	return out
 }
 
@@ -270,6 +323,11 @@ func (c *Controller) removeOrphans(ctx context.Context) {
 				continue
 			}
 			for _, in := range r.Instances {
+				known[in.ID] = true
+			}
+		}
+		if s.st.Op != nil { // a fleet deploy's prepared instances (resumeFleet)
+			for _, in := range s.st.Op.Started {
 				known[in.ID] = true
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/coord"
+	etcdstore "github.com/cutover-dev/cutover/internal/coord/etcd"
 	"github.com/cutover-dev/cutover/internal/etcdtest"
 	"github.com/cutover-dev/cutover/internal/testutil"
 )
@@ -33,8 +36,6 @@ type fleetE2E struct {
 	hosts  []*env
 	names  []string
 	lb     string // HAProxy frontend address
-	lbCmd  *exec.Cmd
-	lbLog  *testutil.SyncBuffer
 }
 
 func randHex(n int) string {
@@ -187,6 +188,14 @@ func (f *fleetE2E) servedVersion(i int) string {
 // startLB starts HAProxy in front of every host, checking their ready
 // endpoints with the settings the README recommends.
 func (f *fleetE2E) startLB() {
+	f.t.Helper()
+	f.lb = f.startHAProxy("haproxy", "")
+}
+
+// startHAProxy starts one HAProxy in front of every host with the
+// README's settings and backendExtra added to its backend, waits until
+// every running host is in its pool and returns its frontend address.
+func (f *fleetE2E) startHAProxy(name, backendExtra string) string {
 	t := f.t
 	t.Helper()
 	path, err := exec.LookPath("haproxy")
@@ -196,7 +205,7 @@ func (f *fleetE2E) startLB() {
 		}
 		t.Skip("haproxy not installed")
 	}
-	f.lb = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	var servers strings.Builder
 	for i, h := range f.hosts {
 		fmt.Fprintf(&servers, "  server %s %s check inter 200ms fall 2 rise 2\n", f.names[i], h.http)
@@ -217,37 +226,36 @@ backend be
   option httpchk GET /.cutover/ready
   http-check expect status 200
   http-response set-header X-Served-By %%s
-%s`, f.lb, servers.String())
-	file := filepath.Join(f.dir, "haproxy.cfg")
+%s%s`, addr, backendExtra, servers.String())
+	file := filepath.Join(f.dir, name+".cfg")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.lbLog = &testutil.SyncBuffer{}
+	log := &testutil.SyncBuffer{}
 	cmd := exec.Command(path, "-db", "-f", file)
-	cmd.Stdout, cmd.Stderr = f.lbLog, f.lbLog
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f.lbCmd = cmd
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("haproxy log:\n%s", f.lbLog)
+			t.Logf("%s log:\n%s", name, log)
 		}
 	})
-	waitFor(t, "haproxy listening", 10*time.Second, func() bool {
-		c, err := net.Dial("tcp", f.lb)
+	waitFor(t, name+" listening", 10*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
 	// Every running host in the pool.
-	waitFor(t, "every host in haproxy's pool", 20*time.Second, func() bool {
+	waitFor(t, "every host in "+name+"'s pool", 20*time.Second, func() bool {
 		seen := map[string]bool{}
 		for range 40 {
-			if s, _, ok := f.lbOnce(); ok {
+			if s, _, ok := lbOnce(addr); ok {
 				seen[s] = true
 			}
 		}
@@ -258,12 +266,14 @@ backend be
 		}
 		return true
 	})
+	return addr
 }
 
-// lbOnce sends one request through HAProxy on a new connection.
-func (f *fleetE2E) lbOnce() (host, version string, ok bool) {
+// lbOnce sends one request through the load balancer at addr on a new
+// connection.
+func lbOnce(addr string) (host, version string, ok bool) {
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	resp, err := c.Post("http://"+f.lb+"/which", "text/plain", strings.NewReader("x"))
+	resp, err := c.Post("http://"+addr+"/which", "text/plain", strings.NewReader("x"))
 	if err != nil {
 		return "", "", false
 	}
@@ -284,6 +294,7 @@ type sample struct {
 // (half on keep-alive connections, half on new ones; a POST with a body is
 // never retried by Go's client) and keeps every response.
 type recorder struct {
+	workers int
 	mu      sync.Mutex
 	samples []sample
 	cancel  context.CancelFunc
@@ -293,7 +304,7 @@ type recorder struct {
 func startRecorder(t *testing.T, url string, workers int) *recorder {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &recorder{cancel: cancel, done: make(chan struct{})}
+	r := &recorder{workers: workers, cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for w := range workers {
 		keep := w%2 == 0
@@ -401,4 +412,162 @@ func byHostVersion(ss []sample) map[string]map[string]int {
 func etcdOne(t *testing.T) *etcdtest.Cluster {
 	t.Helper()
 	return etcdtest.StartBinary(t, etcdtest.BinaryOptions{Members: 1})
+}
+
+// keyWatch follows the fleet's keys in etcd from the test, so a fault can
+// be injected at a protocol event (a host's prepared report, the commit)
+// instead of after a guessed delay.
+type keyWatch struct {
+	t      *testing.T
+	st     *etcdstore.Store
+	ch     <-chan coord.WatchResponse
+	queue  []coord.Event
+	cancel context.CancelFunc
+}
+
+// watchKeys watches every key of the fleet from now on.
+func (f *fleetE2E) watchKeys() *keyWatch {
+	t := f.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := etcdstore.Open(ctx, etcdstore.Options{Endpoints: f.etcd})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	w := &keyWatch{t: t, st: st, ch: st.Watch(ctx, f.prefix, 0), cancel: cancel}
+	t.Cleanup(w.close)
+	return w
+}
+
+func (w *keyWatch) close() {
+	w.cancel()
+	_ = w.st.Close()
+}
+
+// await returns the next event that match accepts, within d.
+func (w *keyWatch) await(what string, d time.Duration, match func(coord.Event) bool) coord.Event {
+	w.t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		for len(w.queue) > 0 {
+			ev := w.queue[0]
+			w.queue = w.queue[1:]
+			if match(ev) {
+				return ev
+			}
+		}
+		select {
+		case resp, ok := <-w.ch:
+			if !ok || resp.Err != nil {
+				w.t.Fatalf("watching etcd for %s: the watch ended: %v", what, resp.Err)
+			}
+			w.queue = append(w.queue, resp.Events...)
+		case <-timer.C:
+			w.t.Fatalf("timed out after %s waiting for %s in etcd", d, what)
+		}
+	}
+}
+
+// exists reports whether key (under the fleet's prefix) is stored now.
+func (w *keyWatch) exists(key string) bool {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, found, _, err := w.st.Get(ctx, key)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return found
+}
+
+// readyProbe polls one host's ready endpoint and then its served version
+// until it first answers 200, recording every 200 answered while the host
+// served another version than want (a 200 is only allowed once the host
+// applied want, and it never goes back).
+type readyProbe struct {
+	done    chan struct{}
+	readyAt time.Time
+	wrong   []string // "ready while serving X"
+	notYet  int      // 503 or no answer
+}
+
+func (f *fleetE2E) probeReady(i int, want string) *readyProbe {
+	p := &readyProbe{done: make(chan struct{})}
+	stop := make(chan struct{})
+	f.t.Cleanup(func() { close(stop); <-p.done })
+	go func() {
+		defer close(p.done)
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ok, _ := f.ready(i)
+			if !ok {
+				p.notYet++
+				time.Sleep(10 * time.Millisecond) // polling another process's state
+				continue
+			}
+			at := time.Now()
+			if v := f.servedVersion(i); v != want {
+				if !strings.HasPrefix(v, "error: ") {
+					p.wrong = append(p.wrong, "ready while serving "+v)
+				}
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			p.readyAt = at
+			return
+		}
+	}()
+	return p
+}
+
+// wait returns when the host first answered ready serving want (zero
+// time: never, within the probe's minute).
+func (p *readyProbe) wait() time.Time {
+	<-p.done
+	return p.readyAt
+}
+
+// pidsOf returns the PIDs of a host's live instances of version.
+func (e *env) pidsOf(version string) []int {
+	var out []int
+	for _, p := range e.instances() {
+		if p.version == version {
+			out = append(out, p.pid)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// doneEvent is the last event of a `cutover deploy -o json` run.
+type doneEvent struct {
+	Type    string `json:"type"`
+	Outcome string `json:"outcome"`
+	Message string `json:"message"`
+	Data    struct {
+		Lost         []string `json:"lost"`
+		Switched     int      `json:"switched"`
+		Hosts        int      `json:"hosts"`
+		LastSwitchUS int64    `json:"last_switch_us"`
+	} `json:"data"`
+}
+
+// doneOf finds the done event in JSON event lines.
+func doneOf(t *testing.T, out string) doneEvent {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		var ev doneEvent
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Type == "done" {
+			return ev
+		}
+	}
+	t.Fatalf("no done event in the output:\n%s", out)
+	return doneEvent{}
 }

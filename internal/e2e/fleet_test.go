@@ -1,13 +1,19 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/coord"
 	"github.com/cutover-dev/cutover/internal/etcdtest"
 )
 
@@ -132,7 +138,9 @@ func byHostVersionOf(ss []sample, version string) map[string]bool {
 // TestFleetKilledHosts: (c) kill -9 of one host's cutover serve while it
 // prepares aborts the deploy with the fleet unchanged, and the host
 // converges when restarted; (d) kill -9 of the coordinating process during
-// prepare: another host undoes the deploy.
+// prepare: another host undoes the deploy, and the coordinator, restarted,
+// removes what it had prepared. TestFleetKilledHostsDuringFlip kills hosts
+// during the flip.
 func TestFleetKilledHosts(t *testing.T) {
 	ec := etcdOne(t)
 	f := newFleet(t, 3, ec.Endpoints(), nil)
@@ -182,6 +190,11 @@ func TestFleetKilledHosts(t *testing.T) {
 	}
 	f.host(0).start()
 	f.waitAllReady(30 * time.Second)
+	// h1 had prepared v3 before it was killed; the fleet aborted it.
+	waitFor(t, "h1's prepared v3 removed after its restart", 20*time.Second, func() bool { return f.host(0).versionsRunning()["v3"] == 0 })
+	if v := f.servedVersion(0); v != "v1" {
+		t.Fatalf("restarted h1 serves %s, want v1", v)
+	}
 	f.flags("h2", "v3", "")
 	f.host(1).mustCLI("deploy", "shop", "v3")
 	for i := range 3 {
@@ -293,6 +306,269 @@ func TestFleetEtcdLeaderKilled(t *testing.T) {
 	for i := range 3 {
 		if v := f.servedVersion(i); v != want {
 			t.Fatalf("host %s serves %s, want %s everywhere", f.names[i], v, want)
+		}
+	}
+}
+
+// TestFleetKilledHostsDuringFlip (c, second half): kill -9 of one host's
+// cutover serve during the flip, five hosts behind HAProxy under load.
+// (1) h3 is killed the moment the last prepared report lands, so the fleet
+// commits while h3 is down (its report lives on its lease until the lease
+// expires); (2) h4 is killed after the commit of v3, once it switched but
+// before it acknowledged: an event stream open on its old version holds the
+// drain that comes before the acknowledgement. Each time the deploy ends
+// deployed on the other four with the killed host reported lost, none of
+// the four answers from the old version after its own switch, the killed
+// host's ready endpoint says 200 only once it serves the committed version
+// after its restart, it keeps the instance it had prepared, and it rejoins
+// the load balancers' pools.
+//
+// Two HAProxies send the load: one with the README's settings, one that
+// also retries a refused connection on another host (retries 1, option
+// redispatch). A kill -9 of a serving host fails the requests in flight at
+// it; without the retry, also those HAProxy sends it until two failed
+// checks (inter 200ms, fall 2) take it out of the pool. Both are counted
+// per kill and bounded.
+func TestFleetKilledHostsDuringFlip(t *testing.T) {
+	ec := etcdOne(t)
+	f := newFleet(t, 5, ec.Endpoints(), nil)
+	f.startAll()
+	f.host(0).mustCLI("deploy", "shop", "v1")
+	f.waitAllReady(20 * time.Second)
+	f.startLB()
+	retrying := f.startHAProxy("haproxy-retrying", "  retries 1\n  option redispatch\n")
+	rec := startRecorder(t, "http://"+f.lb, 8)
+	recR := startRecorder(t, "http://"+retrying, 8)
+	waitFor(t, "traffic", 10*time.Second, func() bool { return rec.mark() > 100 && recR.mark() > 100 })
+	var kills []kill
+
+	// (1) h3 starts v2 slowly, so it reports last; kill it at that report.
+	f.flags("h3", "v2", "--start-delay 2s")
+	w := f.watchKeys()
+	at, atR := rec.mark(), recR.mark()
+	done := make(chan result, 1)
+	go func() { done <- f.host(0).cli("deploy", "shop", "v2", "-o", "json") }()
+	prepared := map[string]bool{}
+	w.await("every host's prepared report of v2", 30*time.Second, func(ev coord.Event) bool {
+		if _, h, ok := strings.Cut(ev.KV.Key, "/prepared/"); ok && ev.Type == coord.EventPut {
+			prepared[h] = true
+		}
+		return len(prepared) == 5
+	})
+	kills = append(kills, f.kill9(2))
+	f.checkDeployedWithout(<-done, "v2", "h3")
+	f.checkSwitchedAtOnce("haproxy", rec.since(at), "v1", "v2", "h3")
+	f.checkSwitchedAtOnce("haproxy-retrying", recR.since(atR), "v1", "v2", "h3")
+	kept := f.host(2).pidsOf("v2")
+	if len(kept) != 1 {
+		t.Fatalf("h3 runs %d v2 instance(s) after the kill, want the 1 it prepared", len(kept))
+	}
+	f.restartConverged([]*recorder{rec, recR}, 2, "v2", kept)
+
+	// (2) h4 holds an event stream open on v2 (straight to its proxy, not
+	// through HAProxy), so after it switches to v3 its drain, and with it
+	// its acknowledgement, waits for the stream until drain_timeout.
+	stream, streamCancel := context.WithCancel(context.Background())
+	defer streamCancel()
+	streamEnded := make(chan error, 1)
+	streamOpen := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(stream, http.MethodGet, "http://"+f.host(3).http+"/sse?interval=100ms", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			streamEnded <- err
+			return
+		}
+		defer resp.Body.Close()
+		streamOpen <- resp.Header.Get("X-Version")
+		_, err = io.Copy(io.Discard, resp.Body)
+		streamEnded <- err
+	}()
+	select {
+	case v := <-streamOpen:
+		if v != "v2" {
+			t.Fatalf("the stream on h4 is served by %s, want v2", v)
+		}
+	case err := <-streamEnded:
+		t.Fatalf("open a stream on h4: %v", err)
+	}
+	w = f.watchKeys()
+	at, atR = rec.mark(), recR.mark()
+	go func() { done <- f.host(1).cli("deploy", "shop", "v3", "-o", "json") }()
+	ev := w.await("the commit of v3", 30*time.Second, func(ev coord.Event) bool {
+		return ev.Type == coord.EventPut && strings.HasSuffix(ev.KV.Key, "/state") && bytes.Contains(ev.KV.Value, []byte(`"phase":"committed"`))
+	})
+	id := strings.TrimSuffix(strings.TrimPrefix(ev.KV.Key, f.prefix+"deploys/"), "/state")
+	waitFor(t, "h4 routing v3", 10*time.Second, func() bool { return f.servedVersion(3) == "v3" })
+	if w.exists(f.prefix + "deploys/" + id + "/switched/h4") {
+		t.Fatal("h4 acknowledged the commit before its drain ended: the kill would not land during the flip")
+	}
+	kills = append(kills, f.kill9(3))
+	<-streamEnded // cut with the process
+	f.checkDeployedWithout(<-done, "v3", "h4")
+	f.checkSwitchedAtOnce("haproxy", rec.since(at), "v2", "v3", "h4")
+	f.checkSwitchedAtOnce("haproxy-retrying", recR.since(atR), "v2", "v3", "h4")
+	kept = f.host(3).pidsOf("v3")
+	if len(kept) != 1 {
+		t.Fatalf("h4 runs %d v3 instance(s) after the kill, want 1", len(kept))
+	}
+	f.restartConverged([]*recorder{rec, recR}, 3, "v3", kept)
+
+	rec.stop()
+	recR.stop()
+	// README settings: a request fails only from the kill until HAProxy's
+	// checks took the host out of the pool (two failed checks 200 ms apart;
+	// bound 1 s).
+	checkKillFailures(t, "haproxy", rec.since(0), kills, 0, func(s sample, k kill) bool {
+		return !s.end.Before(k.at) && s.start.Before(k.at.Add(time.Second))
+	})
+	// Retrying a refused connection on another host: only requests in
+	// flight at the killed process fail, at most one per client (bound: it
+	// began before the process was gone, plus one check interval for
+	// HAProxy to see the closed connections it keeps to the host).
+	checkKillFailures(t, "haproxy-retrying (retries 1, option redispatch)", recR.since(0), kills, recR.workers, func(s sample, k kill) bool {
+		return !s.end.Before(k.at) && s.start.Before(k.reaped.Add(200*time.Millisecond))
+	})
+}
+
+// kill is a kill -9 of a host's cutover serve: when the signal was sent
+// and when the process was gone.
+type kill struct {
+	host       string
+	at, reaped time.Time
+}
+
+// kill9 kills host i's cutover serve with SIGKILL and waits until it is gone.
+func (f *fleetE2E) kill9(i int) kill {
+	k := kill{host: f.names[i], at: time.Now()}
+	f.host(i).kill9()
+	k.reaped = time.Now()
+	return k
+}
+
+// checkKillFailures checks that every failed request in ss is explained by
+// a kill (explains) and, when most > 0, that at most most failed at each
+// kill, and logs how many failed at each.
+func checkKillFailures(t *testing.T, lb string, ss []sample, kills []kill, most int, explains func(sample, kill) bool) {
+	t.Helper()
+	per := make([]int, len(kills))
+	var unexplained []sample
+	for _, s := range failures(ss) {
+		k := slices.IndexFunc(kills, func(k kill) bool { return explains(s, k) })
+		if k < 0 {
+			unexplained = append(unexplained, s)
+			continue
+		}
+		per[k]++
+	}
+	var parts []string
+	for i, k := range kills {
+		parts = append(parts, fmt.Sprintf("%d at the kill of %s", per[i], k.host))
+	}
+	t.Logf("%s: %d requests, failed: %s; per host and version: %v", lb, len(ss), strings.Join(parts, ", "), byHostVersion(ss))
+	for i, n := range per {
+		if most > 0 && n > most {
+			t.Errorf("%s: %d requests failed at the kill of %s, want at most %d (one in flight per client)", lb, n, kills[i].host, most)
+		}
+	}
+	if len(unexplained) > 0 {
+		t.Errorf("%s: %d request(s) failed away from the kills; first: %+v", lb, len(unexplained), unexplained[0])
+	}
+}
+
+// checkDeployedWithout checks that a `cutover deploy -o json` ended
+// deployed on every host but lost, which is reported lost.
+func (f *fleetE2E) checkDeployedWithout(r result, version, lost string) {
+	t := f.t
+	t.Helper()
+	if r.code != exitOK {
+		t.Fatalf("deploy of %s with %s killed: exit %d, want 0\n%s%s", version, lost, r.code, r.stdout, r.stderr)
+	}
+	ev := doneOf(t, r.stdout)
+	if ev.Outcome != "deployed" || !slices.Equal(ev.Data.Lost, []string{lost}) || ev.Data.Switched != len(f.hosts)-1 {
+		t.Fatalf("deploy of %s with %s killed ended %+v, want deployed on %d hosts with %s lost", version, lost, ev, len(f.hosts)-1, lost)
+	}
+	t.Logf("deploy of %s with %s killed: %s; the last of the others switched %s after the commit", version, lost, ev.Message,
+		time.Duration(ev.Data.LastSwitchUS)*time.Microsecond)
+	for i, h := range f.names {
+		if h == lost {
+			continue
+		}
+		if v := f.servedVersion(i); v != version {
+			t.Fatalf("host %s serves %s after the deploy, want %s", h, v, version)
+		}
+	}
+}
+
+// checkSwitchedAtOnce checks that no host but skip answered from old after
+// its first answer from new, and logs the mixed-version window of the
+// others as seen through the load balancer lb.
+func (f *fleetE2E) checkSwitchedAtOnce(lb string, ss []sample, old, new, skip string) {
+	t := f.t
+	t.Helper()
+	var rest []sample
+	for _, s := range ss {
+		if s.host != skip {
+			rest = append(rest, s)
+		}
+	}
+	for _, h := range f.names {
+		if h == skip {
+			continue
+		}
+		var mine []sample
+		for _, s := range rest {
+			if s.host == h {
+				mine = append(mine, s)
+			}
+		}
+		if w := mixedWindow(mine, old, new); w > 0 {
+			t.Errorf("through %s, host %s answered from %s %s after its first answer from %s", lb, h, old, w, new)
+		}
+
+	}
+	t.Logf("%s → %s through %s: mixed-version window across the %d other hosts %s", old, new, lb, len(f.hosts)-1, mixedWindow(rest, old, new))
+}
+
+// restartConverged restarts host i, which was killed, and checks that its
+// ready endpoint answers 200 only once it serves want, that the instances
+// of want it ran before the restart (keep) are the ones it serves, and
+// that each recorder's load balancer sends it traffic again, all of it
+// from want.
+func (f *fleetE2E) restartConverged(recs []*recorder, i int, want string, keep []int) {
+	t := f.t
+	t.Helper()
+	name := f.names[i]
+	if ok, why := f.ready(i); ok {
+		t.Fatalf("%s answers ready while killed: %s", name, why)
+	}
+	probe := f.probeReady(i, want)
+	at := make([]int, len(recs))
+	for j, r := range recs {
+		at[j] = r.mark()
+	}
+	start := time.Now()
+	f.host(i).start()
+	serving := time.Since(start)
+	readyAt := probe.wait()
+	if len(probe.wrong) > 0 {
+		t.Fatalf("%s answered ready while it did not serve %s: %v", name, want, probe.wrong)
+	}
+	if readyAt.IsZero() {
+		ok, why := f.ready(i)
+		t.Fatalf("%s not ready on %s a minute after its restart: %v %s", name, want, ok, why)
+	}
+	t.Logf("%s restarted: serving %s after start, ready on %s %s after start (%d not-ready answers before)",
+		name, serving.Round(time.Millisecond), want, readyAt.Sub(start).Round(time.Millisecond), probe.notYet)
+	if got := f.host(i).pidsOf(want); !slices.Equal(got, keep) {
+		t.Errorf("%s serves %s from instance(s) %v, want the ones it ran before the kill %v", name, want, got, keep)
+	}
+	for j, r := range recs {
+		waitFor(t, name+" back in the load balancer's pool", 10*time.Second, func() bool { return byHostVersionOf(r.since(at[j]), want)[name] })
+		for _, s := range r.since(at[j]) {
+			if s.host == name && s.version != want {
+				t.Fatalf("%s answered from %s through the load balancer after its restart: %+v", name, s.version, s)
+			}
 		}
 	}
 }

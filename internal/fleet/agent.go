@@ -189,6 +189,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.newSession(ctx); err != nil {
 		return err
 	}
+	a.resumePrepared()
 	if a.opts.Adopt {
 		if err := a.adopt(ctx); err != nil {
 			return err

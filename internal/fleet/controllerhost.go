@@ -14,7 +14,7 @@ type ControllerHost struct {
 	C *deploy.Controller
 }
 
-var _ Host = ControllerHost{}
+var _ PreparedHost = ControllerHost{}
 
 // Services implements Host.
 func (h ControllerHost) Services() []string { return h.C.Services() }
@@ -58,6 +58,16 @@ func (h ControllerHost) CanaryConfig(service string) (config.Canary, error) {
 		return config.Canary{}, err
 	}
 	return sc.Canary, nil
+}
+
+// Prepared implements PreparedHost: the fleet operations the controller
+// kept prepared across a restart.
+func (h ControllerHost) Prepared() []Plan {
+	var out []Plan
+	for _, r := range h.C.FleetOperations() {
+		out = append(out, Plan{ID: r.ID, Service: r.Service, Version: r.Version})
+	}
+	return out
 }
 
 // Commit implements Host.

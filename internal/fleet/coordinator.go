@@ -317,8 +317,8 @@ func (a *Agent) done(run *coordRun, outcome store.Outcome, reason, output string
 	default:
 		ev.Message, ev.Error = fmt.Sprintf("fleet %s of %s failed, no host switched: %s", run.plan.Kind, run.plan.Version, reason), reason
 	}
-	a.host.Emit(ev)
 	a.recordHistory(run, outcome, reason, data)
+	a.host.Emit(ev)
 	a.log.Info("fleet operation finished", "deploy", run.plan.ID, "service", run.plan.Service, "version", run.plan.Version,
 		"outcome", outcome, "reason", reason, "elapsed", time.Since(run.start))
 	a.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +24,10 @@ type fakeHost struct {
 	applied  map[string]string
 	standby  map[string]string
 	prepared map[string]string // deploy id → version started
-	digest   string
-	fields   map[string]string
+	// held are plans kept prepared across a restart (PreparedHost).
+	held   []Plan
+	digest string
+	fields map[string]string
 	// failPrepare makes Prepare of a version fail; hangPrepare makes it
 	// wait for its context.
 	failPrepare map[string]string
@@ -143,17 +146,31 @@ func (h *fakeHost) Commit(_ context.Context, p Plan) error {
 	h.applied[p.Service] = p.Version
 	delete(h.prepared, p.ID)
 	delete(h.weights, p.ID)
+	h.dropHeld(func(x Plan) bool { return x.ID != p.ID })
 	h.record("commit %s %s", p.ID, p.Version)
 	return nil
 }
 
 func (h *fakeHost) Settle(context.Context, Plan) error { return nil }
 
+// Prepared implements PreparedHost.
+func (h *fakeHost) Prepared() []Plan {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Plan(nil), h.held...)
+}
+
+// dropHeld forgets held plans that keep says no to (under h.mu).
+func (h *fakeHost) dropHeld(keep func(Plan) bool) {
+	h.held = slices.DeleteFunc(h.held, func(p Plan) bool { return !keep(p) })
+}
+
 func (h *fakeHost) Abort(_ context.Context, p Plan, why string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.prepared, p.ID)
 	delete(h.weights, p.ID)
+	h.dropHeld(func(x Plan) bool { return x.ID != p.ID })
 	h.record("abort %s", p.ID)
 	return nil
 }
@@ -169,6 +186,8 @@ func (h *fakeHost) Converge(_ context.Context, svc string, a Active) error {
 	defer h.mu.Unlock()
 	h.standby[svc] = h.applied[svc]
 	h.applied[svc] = a.Version
+	// Held plans of the service are used (same version) or removed.
+	h.dropHeld(func(x Plan) bool { return x.Service != svc })
 	h.record("converge %s %s", svc, a.Version)
 	return nil
 }

@@ -47,14 +47,17 @@ func newTestFleet(t *testing.T, n int) *testFleet {
 }
 
 // add starts one more member.
-func (f *testFleet) add(name string) *member {
+func (f *testFleet) add(name string) *member { return f.addHost(newFakeHost(name)) }
+
+// addHost starts one more member on h.
+func (f *testFleet) addHost(h *fakeHost) *member {
 	t := f.t
+	name := h.name
 	px := etcdtest.ListenFaultProxy(t, strings.TrimPrefix(f.endpoints[0], "http://"))
 	st, err := etcdstore.Open(context.Background(), etcdstore.Options{Endpoints: []string{"http://" + px.Addr()}, DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newFakeHost(name)
 	a, err := NewAgent(AgentOptions{
 		Store: st, Name: name, Host: h, LeaseTTL: testTTL, CommitTimeout: 10 * time.Second,
 		Prefix: "/test/", Logger: slog.New(slog.DiscardHandler),
@@ -415,6 +418,64 @@ func TestLateHostConverges(t *testing.T) {
 	if v := late.host.Applied("web"); v != "v1" {
 		t.Fatalf("late host ready serving %q", v)
 	}
+}
+
+// TestRestartedHostSettlesWhatItPrepared: a host whose process restarted
+// holding a plan it prepared, whose deploy ended meanwhile, converges to
+// what the fleet committed through what it prepared when that is the
+// version (it undoes nothing), and undoes the plan when the fleet
+// committed another version.
+func TestRestartedHostSettlesWhatItPrepared(t *testing.T) {
+	f := newTestFleet(t, 2)
+	f.deploy(f.members[0], "v1")
+	id, ev := f.deploy(f.members[0], "v2")
+	if ev.Outcome != store.OutcomeDeployed {
+		t.Fatalf("v2: %s %s", ev.Outcome, ev.Error)
+	}
+
+	// h3 prepared v2 for that deploy, and its process restarted while the
+	// fleet committed and finalized it.
+	h3 := newFakeHost("h3")
+	h3.applied["web"] = "v1"
+	h3.held = []Plan{{ID: id, Service: "web", Version: "v2"}}
+	f.waitReady(f.addHost(h3))
+	calls := callNames(h3)
+	if !strings.Contains(calls, "converge web v2") || strings.Contains(calls, "abort "+id) {
+		t.Fatalf("h3 calls %s, want a convergence to v2 through what it prepared and no undo", calls)
+	}
+	if v := h3.Applied("web"); v != "v2" || len(h3.Prepared()) != 0 {
+		t.Fatalf("h3 serves %s holding %v, want v2 holding nothing", v, h3.Prepared())
+	}
+
+	// h4 kept v9 of a deploy that is gone, and the fleet serves v2.
+	h4 := newFakeHost("h4")
+	h4.applied["web"] = "v2"
+	h4.held = []Plan{{ID: "d-gone", Service: "web", Version: "v9"}}
+	m4 := f.addHost(h4)
+	f.waitReady(m4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h4.waitFor(ctx, func(h *fakeHost) bool { return len(h.held) == 0 }); err != nil {
+		t.Fatalf("h4 still holds %v: %v", h4.Prepared(), err)
+	}
+	if calls := callNames(h4); !strings.Contains(calls, "abort d-gone") || strings.Contains(calls, "converge") {
+		t.Fatalf("h4 calls %s, want the stale plan undone and no convergence", calls)
+	}
+	// Nothing acknowledges the undo of a deploy that is gone (Close waits
+	// for the agent's writes).
+	_ = m4.agent.Close()
+	if kvs, _, err := f.members[0].store.List(ctx, "/test/deploys/d-gone/"); err != nil || len(kvs) != 0 {
+		t.Fatalf("keys left under the gone deploy: %v %v", kvs, err)
+	}
+}
+
+// callNames lists what a fake host was asked to do, in order.
+func callNames(h *fakeHost) string {
+	var out []string
+	for _, c := range h.calls() {
+		out = append(out, c.what)
+	}
+	return strings.Join(out, "; ")
 }
 
 func first[A, B any](a A, _ B) A { return a }

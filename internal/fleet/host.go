@@ -36,8 +36,10 @@ type Host interface {
 	// Applied returns the version this host routes for service ("" none).
 	Applied(service string) string
 	// Converge makes a.Version the version this host routes for service:
-	// at once from a warm standby, else through a health-gated deploy. It
-	// is how a host that restarted, was lost or joined late catches up.
+	// at once from what it still holds prepared for a.Version or from a
+	// warm standby, else through a health-gated deploy; what it holds
+	// prepared for another version is removed. It is how a host that
+	// restarted, was lost or joined late catches up.
 	Converge(ctx context.Context, service string, a Active) error
 	// RetireStandby retires the standby of service when it runs version.
 	RetireStandby(ctx context.Context, service, version, why string) error

@@ -116,6 +116,10 @@ func (a *Agent) reconcile(snap snapshot) {
 				a.abortLocked(lp, d.state.Reason)
 			}
 		case PhaseFinalized:
+			if lp != nil && lp.status == planPrepared {
+				a.endedWithoutLocked(lp, fs) // it never switched: keep or undo what it prepared
+				continue
+			}
 			delete(a.plans, id)
 		}
 	}
@@ -127,7 +131,7 @@ func (a *Agent) reconcile(snap snapshot) {
 		}
 		switch lp.status {
 		case planPreparing, planPrepared, planFailed, planCanary:
-			a.abortLocked(lp, "the deploy ended while this host was out of touch")
+			a.endedWithoutLocked(lp, fs)
 		case planSwitched, planUndone:
 			delete(a.plans, id)
 		}
@@ -362,8 +366,13 @@ func (a *Agent) undo(p Plan, why string, prepared <-chan struct{}) {
 		lp.status = planUndone
 	}
 	a.mu.Unlock()
-	if a.ctx.Err() == nil {
-		_ = a.put(a.keys.undone(p.ID, a.opts.Name), Ack{At: time.Now()}, false)
+	// Acknowledge to a deploy still in the store only: an ack written
+	// after the deploy's keys were removed (it ended while this host was
+	// away) would stay behind forever.
+	if snap, _ := a.view.read(); a.ctx.Err() == nil {
+		if _, open := snap.get(a.keys.plan(p.ID)); open {
+			_ = a.put(a.keys.undone(p.ID, a.opts.Name), Ack{At: time.Now()}, false)
+		}
 	}
 }
 

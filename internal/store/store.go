@@ -72,6 +72,11 @@ type Operation struct {
 	Step int `json:"step,omitempty"`
 	// Paused reports a canary paused by the user or by lack of data.
 	Paused bool `json:"paused,omitempty"`
+	// Prepared marks an operation of a fleet deploy (ID is the fleet
+	// deploy's id) whose started instances passed their health gate and
+	// wait for the fleet to commit or abort: a restart keeps them, re-gated,
+	// for that decision instead of removing them.
+	Prepared bool `json:"prepared,omitempty"`
 }
 
 // ServiceState is everything cutover must remember about one service.

@@ -103,7 +103,7 @@ func State(name string, gen uint64) store.ServiceState {
 		StandbyUntil: Epoch.Add(5 * time.Minute),
 		Op: &store.Operation{
 			ID: "op-1", Kind: "deploy", Version: "v3", From: "v2", Phase: store.PhaseCanary,
-			Started: []runtime.Instance{inst("v3", 8082)}, StartedAt: Epoch, Weight: 25, Step: 1, Paused: true,
+			Started: []runtime.Instance{inst("v3", 8082)}, StartedAt: Epoch, Weight: 25, Step: 1, Paused: true, Prepared: true,
 		},
 		Versions: []string{"v1", "v0"},
 	}
