@@ -24,7 +24,7 @@ func (s *service) runCanary(ctx context.Context, op *opRun, req DeployRequest) r
 		return *failure
 	}
 	insts, env, undo := p.insts, p.env, p.undo
-	steps := canarySteps(sc.Canary.Steps)
+	steps := CanarySteps(sc.Canary.Steps)
 	since, err := s.joinCanary(ctx, req.Version, insts)
 	if err != nil {
 		return undo(err)
@@ -61,9 +61,9 @@ func (s *service) joinCanary(ctx context.Context, version string, insts []runtim
 	return since, nil
 }
 
-// canarySteps returns the configured steps, ending before 100: passing the
+// CanarySteps returns the configured steps, ending before 100: passing the
 // last step below 100 means promotion.
-func canarySteps(cfg []float64) []float64 {
+func CanarySteps(cfg []float64) []float64 {
 	var out []float64
 	for _, w := range cfg {
 		if w > 0 && w < 100 {

@@ -21,14 +21,14 @@ func (s *service) compare(sc *config.Service, baseline, candidate string, since 
 		Verdict:  res.Verdict.String(),
 		Reason:   res.Reason,
 		Summary: map[string]map[string]float64{
-			baseline:  statsSummary(base),
-			candidate: statsSummary(can),
+			baseline:  StatsSummary(base),
+			candidate: StatsSummary(can),
 		},
 	}
 }
 
-// statsSummary is the display view of one version's numbers.
-func statsSummary(st metrics.Stats) map[string]float64 {
+// StatsSummary is the display view of one version's numbers.
+func StatsSummary(st metrics.Stats) map[string]float64 {
 	return map[string]float64{
 		"requests":   float64(st.Requests),
 		"error_rate": st.ErrorRate(),

@@ -35,25 +35,6 @@ const (
 	canaryReport = 5 * time.Second
 )
 
-// canarySteps returns a canary's steps below 100 (the configured ones, or
-// the defaults).
-func canarySteps(cfg []float64) []float64 {
-	var out []float64
-	for _, w := range cfg {
-		if w > 0 && w < 100 {
-			out = append(out, w)
-		}
-	}
-	if len(out) == 0 {
-		for _, w := range config.DefaultCanarySteps {
-			if w < 100 {
-				out = append(out, w)
-			}
-		}
-	}
-	return out
-}
-
 // canaryLocked applies a running canary to this host: the weight the
 // coordinator set, and the numbers reporter.
 func (a *Agent) canaryLocked(d *deployKV, lp *localPlan, inPlan bool) {
@@ -439,15 +420,7 @@ func addStats(s *metrics.Stats, o metrics.Stats) {
 
 // summary is the display view of both versions' numbers, keyed by version.
 func summary(baseline, canary string, base, can metrics.Stats) map[string]map[string]float64 {
-	one := func(st metrics.Stats) map[string]float64 {
-		return map[string]float64{
-			"requests":   float64(st.Requests),
-			"error_rate": st.ErrorRate(),
-			"p50_ms":     float64(st.Latency.Quantile(0.5).Microseconds()) / 1000,
-			"p99_ms":     float64(st.Latency.Quantile(0.99).Microseconds()) / 1000,
-		}
-	}
-	return map[string]map[string]float64{baseline: one(base), canary: one(can)}
+	return map[string]map[string]float64{baseline: deploy.StatsSummary(base), canary: deploy.StatsSummary(can)}
 }
 
 // promote commits a canary that earned it: the same guarded transaction as

@@ -188,7 +188,7 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 		if err != nil {
 			return Plan{}, err
 		}
-		p.Steps = canarySteps(cfg.Steps)
+		p.Steps = deploy.CanarySteps(cfg.Steps)
 		if !hasActive {
 			return Plan{}, fmt.Errorf("%w: service %s has no committed version to compare a canary with; deploy the first version with --strategy switch", deploy.ErrInvalid, req.Service)
 		}
