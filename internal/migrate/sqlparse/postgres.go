@@ -5,6 +5,7 @@ package sqlparse
 import (
 	"errors"
 	"strings"
+	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
@@ -382,7 +383,7 @@ func setPgDefault(col *Column, expr *pg.Node) {
 
 // pgExprText renders an expression back to SQL with PostgreSQL's deparser.
 func pgExprText(expr *pg.Node) string {
-	tree := &pg.ParseResult{Version: pgVersion, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
+	tree := &pg.ParseResult{Version: pgVersion(), Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
 		TargetList: []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: expr}}}},
 	}}}}}}
 	s, err := pg.Deparse(tree)
@@ -392,14 +393,15 @@ func pgExprText(expr *pg.Node) string {
 	return strings.TrimPrefix(s, "SELECT ")
 }
 
-// pgVersion is the parse tree version the deparser expects, as the parser reports it.
-var pgVersion = func() int32 {
+// pgVersion is the parse tree version the deparser expects, as the parser
+// reports it; asked on first use, not when the program starts.
+var pgVersion = sync.OnceValue(func() int32 {
 	tree, err := pg.Parse("SELECT 1")
 	if err != nil {
 		return 0
 	}
 	return tree.Version
-}()
+})
 
 type volatility int
 

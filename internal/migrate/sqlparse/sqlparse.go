@@ -20,6 +20,11 @@
 //     second and 270 MB to start. A build without cgo still compiles: Parse
 //     then returns ErrUnavailable for PostgreSQL.
 //
+// Both together cost cmd/cutover 19.6 MB (27.7 MB to 47.4 MB; stripped 19.3
+// to 34.6 MB). An idle "cutover serve" grows from 21.5 to 32.3 MB RSS, of
+// which 1.1 MB is private memory and the rest clean pages of the binary the
+// kernel can drop. Nothing here runs a parser before it is first used.
+//
 // Every function here is safe for concurrent use.
 package sqlparse
 
