@@ -355,3 +355,15 @@ func TestDialectUnavailableOrMissing(t *testing.T) {
 		t.Error("no dialect accepted")
 	}
 }
+
+func TestREADMEListsEveryRule(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		if !strings.Contains(string(b), "| `"+r.ID+"` | "+r.Severity.String()) {
+			t.Errorf("README's rules table lacks %s (%s)", r.ID, r.Severity)
+		}
+	}
+}
