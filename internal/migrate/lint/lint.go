@@ -149,11 +149,7 @@ func (fl *fileLint) attach(dirs []directive) {
 	sts := fl.script.Statements
 	for _, d := range dirs {
 		if d.err != nil {
-			sev := SeverityWarning
-			if fl.opts.Strict {
-				sev = SeverityError
-			}
-			fl.emitAt(d.line, "", RuleBadDirective, sev, d.err.Error())
+			fl.emitAt(d.line, "", RuleBadDirective, fl.directiveSeverity(), d.err.Error())
 			continue
 		}
 		if len(d.rules) == 0 {
@@ -171,10 +167,20 @@ func (fl *fileLint) attach(dirs []directive) {
 				break
 			}
 		}
-		if idx >= 0 {
-			fl.allows[idx] = append(fl.allows[idx], d)
+		if idx < 0 {
+			fl.emitAt(d.line, "", RuleBadDirective, fl.directiveSeverity(), "cutover:allow "+strings.Join(d.rules, ",")+" comes after the last statement and allows nothing")
+			continue
 		}
+		fl.allows[idx] = append(fl.allows[idx], d)
 	}
+}
+
+// directiveSeverity is the severity of a bad-directive finding.
+func (fl *fileLint) directiveSeverity() Severity {
+	if fl.opts.Strict {
+		return SeverityError
+	}
+	return SeverityWarning
 }
 
 // snippet returns a statement's first line, shortened.

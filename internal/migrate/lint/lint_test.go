@@ -99,8 +99,14 @@ func TestBadDirectives(t *testing.T) {
 		{"-- cutover:allow", "names no rule"},
 		{"-- cutover:phase later", `unknown phase "later"`},
 		{"-- cutover:skip", "unknown directive"},
+		{"DROP TABLE t;\n-- cutover:allow drop-table reason=\"late\"", "after the last statement"},
 	} {
-		res := lintOne(t, sqlparse.Postgres, "m.sql", tt.comment+"\nDROP TABLE t;\n", Options{})
+		src := tt.comment + "\nDROP TABLE t;\n"
+		if strings.HasPrefix(tt.comment, "DROP") {
+			src = tt.comment
+		}
+		res := lintOne(t, sqlparse.Postgres, "m.sql", src, Options{})
+		slices.SortFunc(res.Findings, func(a, b Finding) int { return strings.Compare(a.Rule, b.Rule) })
 		if len(res.Findings) != 2 || res.Findings[0].Rule != RuleBadDirective || !strings.Contains(res.Findings[0].Message, tt.want) ||
 			res.Findings[1].Rule != RuleDropTable || res.Findings[1].Allowed != nil {
 			t.Errorf("%s: %+v", tt.comment, res.Findings)

@@ -55,24 +55,24 @@ const (
 // Rule is one check of the lint. Its ID is stable: overrides and CI
 // configurations name it.
 type Rule struct {
-	ID string
+	ID string `json:"id"`
 	// Severity is the usual severity of its findings; a finding may differ
 	// (documented in Severities) when what it sees is more or less certain.
-	Severity Severity
+	Severity Severity `json:"severity"`
 	// Severities describes when a finding's severity differs from Severity.
-	Severities string
-	Scope      Scope
+	Severities string `json:"severities,omitempty"`
+	Scope      Scope  `json:"scope"`
 	// Compat marks a rule about compatibility with the serving version;
 	// contract migrations, which run only once no old version is left, are
 	// exempt from it. The other rules are about locks and rewrites, which
 	// hurt in any phase.
-	Compat bool
+	Compat bool `json:"compat"`
 	// What the rule finds, in a few words.
-	What string
+	What string `json:"what"`
 	// Why it breaks the serving (old) version, a rollback, or the site.
-	Why string
+	Why string `json:"why"`
 	// Recipe is the safe way to make the change.
-	Recipe string
+	Recipe string `json:"recipe"`
 }
 
 // Rule IDs.

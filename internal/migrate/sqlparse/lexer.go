@@ -14,6 +14,24 @@ type span struct{ start, end int }
 // StatementEnd annotations. Statements are trimmed of surrounding space
 // and leading comments.
 func scan(d Dialect, src string) (stmts []span, comments []Comment) {
+	stmts, comments, _ = scanEnd(d, src)
+	return stmts, comments
+}
+
+// scanEnd is scan; unterminated is the offset of a quote or comment that
+// runs to the end of src, -1 when there is none.
+func scanEnd(d Dialect, src string) (stmts []span, comments []Comment, unterminated int) {
+	unterminated = -1
+	// closed(from)(end, ok) notes a quote or comment at from that is not
+	// closed, and returns end.
+	closed := func(from int) func(int, bool) int {
+		return func(end int, ok bool) int {
+			if !ok && unterminated < 0 {
+				unterminated = from
+			}
+			return end
+		}
+	}
 	my := d.IsMySQL()
 	delim := ";"
 	start := -1 // first byte of the statement being read, -1 between statements
@@ -31,8 +49,8 @@ func scan(d Dialect, src string) (stmts []span, comments []Comment) {
 	}
 	for i := 0; i < len(src); {
 		c := src[i]
-		if my && start < 0 && atLineStart(src, i) && hasPrefixFold(src[i:], "delimiter") &&
-			i+9 < len(src) && (src[i+9] == ' ' || src[i+9] == '\t') {
+		if my && start < 0 && (c == 'd' || c == 'D') && hasPrefixFold(src[i:], "delimiter") &&
+			i+9 < len(src) && (src[i+9] == ' ' || src[i+9] == '\t') && atLineStart(src, i) {
 			eol := lineEnd(src, i)
 			if nd := strings.TrimSpace(src[i+9 : eol]); nd != "" {
 				delim = nd
@@ -64,7 +82,7 @@ func scan(d Dialect, src string) (stmts []span, comments []Comment) {
 			i = eol
 			continue
 		case c == '/' && strings.HasPrefix(src[i:], "/*") && !(my && i+2 < len(src) && (src[i+2] == '!' || src[i+2] == '+')):
-			end := blockCommentEnd(src, i, !my)
+			end := closed(i)(blockCommentEnd(src, i, !my))
 			comments = append(comments, Comment{Offset: i, Line: lines.line(i), Text: strings.TrimSpace(strings.TrimSuffix(src[i+2:end], "*/"))})
 			i = end
 			continue
@@ -79,27 +97,27 @@ func scan(d Dialect, src string) (stmts []span, comments []Comment) {
 		}
 		switch {
 		case c == '\'':
-			i = quotedEnd(src, i, '\'', my || isEString(src, i))
+			i = closed(i)(quotedEnd(src, i, '\'', my || isEString(src, i)))
 		case c == '"':
-			i = quotedEnd(src, i, '"', my)
+			i = closed(i)(quotedEnd(src, i, '"', my))
 		case my && c == '`':
-			i = quotedEnd(src, i, '`', false)
+			i = closed(i)(quotedEnd(src, i, '`', false))
 		case !my && c == '$':
-			i = dollarQuoteEnd(src, i)
+			i = closed(i)(dollarQuoteEnd(src, i))
 		case c == '/' && strings.HasPrefix(src[i:], "/*"): // MySQL /*! ... */ runs as code
-			i = blockCommentEnd(src, i, false)
+			i = closed(i)(blockCommentEnd(src, i, false))
 		default:
 			i++
 		}
 	}
 	flush(len(src))
-	return stmts, comments
+	return stmts, comments, unterminated
 }
 
 // quotedEnd returns the offset after the quoted text that starts at i with
-// quote q; a doubled quote stands for itself, and backslash escapes the
-// next byte when backslash is set.
-func quotedEnd(src string, i int, q byte, backslash bool) int {
+// quote q, and false with len(src) when it is not closed; a doubled quote
+// stands for itself, and backslash escapes the next byte when backslash is set.
+func quotedEnd(src string, i int, q byte, backslash bool) (int, bool) {
 	for j := i + 1; j < len(src); j++ {
 		switch src[j] {
 		case '\\':
@@ -111,10 +129,10 @@ func quotedEnd(src string, i int, q byte, backslash bool) int {
 				j++
 				continue
 			}
-			return j + 1
+			return j + 1, true
 		}
 	}
-	return len(src)
+	return len(src), false
 }
 
 // isEString reports whether the quote at i opens a PostgreSQL E'...' string.
@@ -123,30 +141,32 @@ func isEString(src string, i int) bool {
 }
 
 // dollarQuoteEnd returns the offset after a PostgreSQL $tag$...$tag$ string
-// starting at i, or i+1 when the $ opens none (a parameter like $1).
-func dollarQuoteEnd(src string, i int) int {
+// starting at i, or i+1 when the $ opens none (a parameter like $1), and
+// false with len(src) when the string is not closed.
+func dollarQuoteEnd(src string, i int) (int, bool) {
 	if i > 0 && isIdent(src[i-1]) {
-		return i + 1
+		return i + 1, true
 	}
 	j := i + 1
 	for j < len(src) && isIdent(src[j]) {
 		if j == i+1 && src[j] >= '0' && src[j] <= '9' {
-			return i + 1
+			return i + 1, true
 		}
 		j++
 	}
 	if j >= len(src) || src[j] != '$' {
-		return i + 1
+		return i + 1, true
 	}
 	tag := src[i : j+1]
 	if k := strings.Index(src[j+1:], tag); k >= 0 {
-		return j + 1 + k + len(tag)
+		return j + 1 + k + len(tag), true
 	}
-	return len(src)
+	return len(src), false
 }
 
-// blockCommentEnd returns the offset after the /* comment at i; PostgreSQL's nest.
-func blockCommentEnd(src string, i int, nested bool) int {
+// blockCommentEnd returns the offset after the /* comment at i, and false
+// with len(src) when it is not closed; PostgreSQL's comments nest.
+func blockCommentEnd(src string, i int, nested bool) (int, bool) {
 	depth := 0
 	for j := i; j+1 < len(src); j++ {
 		switch {
@@ -157,11 +177,11 @@ func blockCommentEnd(src string, i int, nested bool) int {
 			depth--
 			j++
 			if depth == 0 {
-				return j + 1
+				return j + 1, true
 			}
 		}
 	}
-	return len(src)
+	return len(src), false
 }
 
 func lineEnd(src string, i int) int {
@@ -235,7 +255,7 @@ func skipLeading(d Dialect, src string, start, end int) int {
 		case strings.HasPrefix(src[i:], "--") && (!my || i+2 >= len(src) || isSpace(src[i+2])), my && src[i] == '#':
 			i = lineEnd(src, i)
 		case strings.HasPrefix(src[i:], "/*") && !(my && i+2 < len(src) && (src[i+2] == '!' || src[i+2] == '+')):
-			i = blockCommentEnd(src, i, !my)
+			i, _ = blockCommentEnd(src, i, !my)
 		default:
 			return i
 		}

@@ -30,7 +30,10 @@ func parseMySQL(d Dialect, src string) *Script {
 			EndLine: lines.line(max(sp.start, sp.end-1)),
 			Text:    src[sp.start:sp.end],
 		}
-		node, err := p.ParseOneStmt(st.Text, "", "")
+		node, err := parseOne(p, st.Text)
+		if errors.Is(err, errParserPanic) {
+			p = parser.New() // its state is unknown after a panic
+		}
 		if err != nil {
 			st.Err = mysqlError(err)
 			st.Kind = guessKind(st.Text)
@@ -42,11 +45,28 @@ func parseMySQL(d Dialect, src string) *Script {
 	return sc
 }
 
+// errParserPanic marks a statement the parser panicked on.
+var errParserPanic = errors.New("the MySQL parser failed on this statement")
+
+// parseOne parses one statement, turning a panic of the parser (it has
+// some, on literals its value driver does not handle) into an error.
+func parseOne(p *parser.Parser, text string) (node ast.StmtNode, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			node, err = nil, errParserPanic
+		}
+	}()
+	return p.ParseOneStmt(text, "", "")
+}
+
 // tidbPosition finds the "line L column C near ..." part of the parser's message.
 var tidbPosition = regexp.MustCompile(`line \d+ column \d+ near "([^"]{0,40})`)
 
 // mysqlError shortens the parser's error to what a user can act on.
 func mysqlError(err error) error {
+	if errors.Is(err, errParserPanic) {
+		return err
+	}
 	msg := err.Error()
 	if m := tidbPosition.FindStringSubmatch(msg); m != nil {
 		near := strings.TrimSpace(strings.SplitN(m[1], "\n", 2)[0])
@@ -67,8 +87,7 @@ func mysqlError(err error) error {
 // guessKind tells DDL from other statements by the first keyword, for a
 // statement the parser could not read.
 func guessKind(text string) Kind {
-	word := strings.ToUpper(strings.Fields(text + " ")[0])
-	switch word {
+	switch strings.ToUpper(firstWord(text)) {
 	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE":
 		return KindDDL
 	case "BEGIN", "START":
@@ -77,6 +96,14 @@ func guessKind(text string) Kind {
 		return KindCommit
 	}
 	return KindOther
+}
+
+// firstWord returns the first word of text, "" for none.
+func firstWord(text string) string {
+	if f := strings.Fields(text); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 func readMySQL(st *Statement, node ast.StmtNode) {

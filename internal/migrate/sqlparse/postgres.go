@@ -16,7 +16,7 @@ import (
 // it splits src with PostgreSQL's scanner and parses each statement alone,
 // so a statement the grammar rejects spoils only itself.
 func parsePostgres(src string) (*Script, error) {
-	_, comments := scan(Postgres, src)
+	spans, comments, unterminated := scanEnd(Postgres, src)
 	sc := &Script{Comments: comments}
 	lines := newLineIndex(src)
 	add := func(start, end int, raw *pg.Node, err error) {
@@ -35,6 +35,25 @@ func parsePostgres(src string) (*Script, error) {
 			readPostgres(&st, raw)
 		}
 		sc.Statements = append(sc.Statements, st)
+	}
+	if unterminated >= 0 {
+		// PostgreSQL's scanner takes quadratic time on some unclosed
+		// comments; the statements before it are parsed one by one.
+		for _, sp := range spans {
+			if sp.end <= unterminated {
+				tree, err := pg.Parse(src[sp.start:sp.end])
+				if err == nil && len(tree.Stmts) > 0 {
+					add(sp.start, sp.end, tree.Stmts[0].Stmt, nil)
+				} else if err != nil {
+					add(sp.start, sp.end, nil, err)
+				}
+				continue
+			}
+			start := min(sp.start, unterminated)
+			add(start, len(src), nil, errors.New("unterminated quote or comment"))
+			break
+		}
+		return sc, nil
 	}
 	if tree, err := pg.Parse(src); err == nil {
 		for _, rs := range tree.Stmts {
