@@ -39,7 +39,9 @@ type Table struct {
 
 // Column is what a catalog knows of one column.
 type Column struct {
-	Name     string
+	Name string
+	// Type as sqlparse.ParseType reads the server's name for it
+	// (information_schema COLUMN_TYPE, PostgreSQL format_type).
 	Type     sqlparse.Type
 	Nullable bool
 	// HasDefault is set when the column has a default (or is generated).
