@@ -11,6 +11,7 @@ func TestHelpGolden(t *testing.T) {
 	tests := []struct{ name, args string }{
 		{"help_root", "--help"},
 		{"help_deploy", "deploy --help"},
+		{"help_lint_sql", "lint-sql --help"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS idx_users_nickname ON users (nickname) ALGORITHM=INPLACE LOCK=NONE;

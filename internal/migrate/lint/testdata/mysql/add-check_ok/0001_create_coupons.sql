@@ -1,0 +1,1 @@
+CREATE TABLE coupons (code VARCHAR(20) PRIMARY KEY, percent INT NOT NULL);

@@ -1,0 +1,1 @@
+ALTER TABLE coupons ADD CONSTRAINT chk_percent CHECK (percent BETWEEN 1 AND 100);

@@ -1,0 +1,3 @@
+ALTER TABLE orders
+  ADD CONSTRAINT fk_orders_user FOREIGN KEY (user_id) REFERENCES users (id),
+  ALGORITHM=INPLACE, LOCK=NONE;

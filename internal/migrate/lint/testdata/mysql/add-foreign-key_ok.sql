@@ -1,0 +1,6 @@
+CREATE TABLE order_notes (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  order_id BIGINT UNSIGNED NOT NULL,
+  body TEXT NOT NULL,
+  CONSTRAINT fk_notes_order FOREIGN KEY (order_id) REFERENCES orders (id)
+);

@@ -1,0 +1,1 @@
+ALTER TABLE users ADD INDEX idx_last_seen (last_seen_at), ALGORITHM=INPLACE, LOCK=NONE;

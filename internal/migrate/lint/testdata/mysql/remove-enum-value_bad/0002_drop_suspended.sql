@@ -1,0 +1,1 @@
+ALTER TABLE users MODIFY status ENUM('active', 'deleted') NOT NULL DEFAULT 'active', ALGORITHM=INPLACE, LOCK=NONE;

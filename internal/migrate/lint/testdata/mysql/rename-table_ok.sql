@@ -1,0 +1,2 @@
+-- cutover:phase contract
+ALTER TABLE orders RENAME TO purchases;

@@ -1,0 +1,8 @@
+CREATE TABLE users (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  email VARCHAR(255) NOT NULL,
+  bio VARCHAR(500) NULL,
+  views INT NOT NULL DEFAULT 0,
+  phone VARCHAR(20) NULL,
+  status ENUM('active', 'suspended', 'deleted') NOT NULL DEFAULT 'active'
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

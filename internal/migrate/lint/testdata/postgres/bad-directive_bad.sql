@@ -1,0 +1,2 @@
+-- cutover:phase contact
+ALTER TABLE users DROP COLUMN avatar_url;

@@ -1,0 +1,2 @@
+-- ALGORITHM and LOCK are MySQL's; PostgreSQL adds a nullable column instantly.
+ALTER TABLE users ADD COLUMN last_seen_at timestamptz;

@@ -1,0 +1,2 @@
+ALTER TABLE users ADD COLUM nickname text;
+ALTER TABLE users DROP COLUMN legacy_flag;

@@ -1,0 +1,2 @@
+-- cutover:phase contract
+ALTER TABLE users ALTER COLUMN phone SET NOT NULL;
