@@ -68,6 +68,12 @@ type Controller struct {
 	services map[string]*service
 	bad      map[string]error // services whose stored state is unreadable
 	closed   bool
+	// restored and started record that Restore and Start ran; operations
+	// are refused until Start has.
+	restored, started bool
+	// swept is closed when the sweep Start runs in the background (stored
+	// services no longer configured, orphan instances) has ended.
+	swept chan struct{}
 }
 
 // New validates opts and returns a controller; call Start to recover state.
@@ -98,6 +104,7 @@ func New(opts Options) (*Controller, error) {
 		cfg:      opts.Config,
 		services: map[string]*service{},
 		bad:      map[string]error{},
+		swept:    make(chan struct{}),
 	}, nil
 }
 

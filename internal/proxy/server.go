@@ -31,6 +31,11 @@ type ServerOptions struct {
 	// HTTPSAddr is the TLS listener; it serves HTTP/1.1 and HTTP/2 and
 	// requires CertFile and KeyFile. Empty disables it.
 	HTTPSAddr string
+	// HTTPListener and HTTPSListener, if set, are served instead of
+	// binding HTTPAddr and HTTPSAddr (which still enable them): sockets
+	// opened early, inherited from a previous process or from systemd.
+	// The Server owns them from Start on.
+	HTTPListener, HTTPSListener net.Listener
 	// CertFile and KeyFile name the PEM certificate chain and key for HTTPS.
 	CertFile, KeyFile string
 	// GetCertificate, if set, supplies the HTTPS certificate at each
@@ -167,14 +172,21 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	var lc net.ListenConfig
 	if s.plain != nil {
-		ln, err := lc.Listen(ctx, "tcp", s.opts.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("listen http %s: %w", s.opts.HTTPAddr, err)
+		ln := s.opts.HTTPListener
+		if ln == nil {
+			var err error
+			if ln, err = lc.Listen(ctx, "tcp", s.opts.HTTPAddr); err != nil {
+				return fmt.Errorf("listen http %s: %w", s.opts.HTTPAddr, err)
+			}
 		}
 		s.httpLn = ln
 	}
 	if s.secure != nil {
-		ln, err := lc.Listen(ctx, "tcp", s.opts.HTTPSAddr)
+		ln := s.opts.HTTPSListener
+		var err error
+		if ln == nil {
+			ln, err = lc.Listen(ctx, "tcp", s.opts.HTTPSAddr)
+		}
 		if err != nil {
 			if s.httpLn != nil {
 				s.httpLn.Close()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +71,10 @@ type Server struct {
 	MetricsAddr string
 }
 
+// processStart is when this process started (package initialisation),
+// the origin of the time to serve that start logs.
+var processStart = time.Now()
+
 // Run serves until ctx is done, then stops accepting, finishes in-flight
 // requests and returns; app instances keep running and are re-adopted by
 // the next Run. SIGHUP re-reads the config file like the admin API's
@@ -78,6 +83,13 @@ type Server struct {
 // moved listeners before closing the old ones, re-reads the TLS
 // certificate (which is also re-read whenever its files change) and logs
 // the changed keys that need a restart.
+//
+// Run serves from its first moments: it opens the public listeners before
+// anything else and serves the recorded routing table at once (instances
+// routed before a crash are routed again and re-checked in the
+// background); only then does it take the state directory's lock, recover
+// interrupted operations (stopping their leftovers in the background), join
+// the fleet and open the admin API.
 func Run(ctx context.Context, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
@@ -100,7 +112,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir %s: %w", cfg.StateDir, err)
 	}
-	st, err := store.OpenLocal(filepath.Join(cfg.StateDir, "state"))
+	socks, err := openPublic(ctx, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	owned := false // the listeners own socks once they serve them
+	defer func() {
+		if !owned {
+			socks.close()
+		}
+	}()
+	st, err := store.OpenLocalUnlocked(filepath.Join(cfg.StateDir, "state"))
 	if err != nil {
 		return err
 	}
@@ -158,6 +180,24 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	close(ready)
 	defer ctl.Close()
+
+	// Serve the recorded routing first; everything else comes after.
+	if err := ctl.Restore(ctx); err != nil {
+		return err
+	}
+	gate := newReadyGate(cfg.Cluster.Name)
+	px.SetReserved(fleet.ReadyPath, gate)
+	lns, err := startListeners(ctx, px, cfg.Listen, log, socks)
+	if err != nil {
+		return err
+	}
+	owned = true
+	defer lns.close()
+	log.Info("serving the recorded routing", "since_start", time.Since(processStart).Round(time.Microsecond))
+
+	if err := lockState(ctx, st, log); err != nil {
+		return err
+	}
 	if err := ctl.Start(ctx); err != nil {
 		return err
 	}
@@ -171,13 +211,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	defer member.Close()
 	memberRef.Store(member)
-	px.SetReserved(fleet.ReadyPath, member.ReadyHandler())
-
-	lns, err := startListeners(ctx, px, cfg.Listen, log)
-	if err != nil {
-		return err
-	}
-	defer lns.close()
+	gate.setMember(member)
 
 	var token string
 	if cfg.Admin.TCP != "" {
@@ -218,7 +252,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 		defer ml.close()
 		running.MetricsAddr = ml.addr()
 	}
-	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend}
+	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend,
+		"since_start", time.Since(processStart).Round(time.Microsecond)}
 	if a := lns.httpAddr(); a != nil {
 		running.HTTPAddr = a.String()
 		attrs = append(attrs, "http", running.HTTPAddr)
@@ -260,6 +295,41 @@ func Run(ctx context.Context, opts Options) (err error) {
 			return nil
 		}
 	}
+}
+
+// openPublic opens the public listening sockets before anything else, so
+// that connections wait in their queues instead of being refused while
+// cutover starts.
+func openPublic(ctx context.Context, l config.Listen) (publicSockets, error) {
+	var socks publicSockets
+	var lc net.ListenConfig
+	if l.HTTP != "" {
+		ln, err := lc.Listen(ctx, "tcp", l.HTTP)
+		if err != nil {
+			return socks, fmt.Errorf("listen http %s: %w", l.HTTP, err)
+		}
+		socks.http = ln
+	}
+	if l.HTTPS != "" {
+		ln, err := lc.Listen(ctx, "tcp", l.HTTPS)
+		if err != nil {
+			socks.close()
+			return publicSockets{}, fmt.Errorf("listen https %s: %w", l.HTTPS, err)
+		}
+		socks.https = ln
+	}
+	return socks, nil
+}
+
+// lockState takes the state directory's lock, which a running cutover
+// holds: it fails at once when another process has it.
+func lockState(ctx context.Context, st *store.Local, log *slog.Logger) error {
+	now, cancel := context.WithCancel(ctx)
+	cancel() // try once
+	if err := st.Lock(now); err != nil {
+		return err
+	}
+	return nil
 }
 
 // backend adapts the controller to the admin API: Reload re-reads the

@@ -91,7 +91,7 @@ func (l *Local) Lock(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (waited until %v)", err, context.Cause(ctx))
+			return err
 		case <-tick.C:
 		}
 	}
