@@ -284,4 +284,3 @@ func (l *Local) Close() error {
 	}
 	return l.lock.unlock()
 }
-
