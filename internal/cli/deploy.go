@@ -14,6 +14,7 @@ func (a *app) deployCmd() *cobra.Command {
 	var (
 		req     deploy.DeployRequest
 		detach  bool
+		wait    bool
 		timeout time.Duration
 		watch   time.Duration
 	)
@@ -32,6 +33,10 @@ its error and the last lines of its output are shown.
 
 Ctrl-C (or --timeout) stops watching, not the deploy: it goes on on the server and the
 command exits with 7. Use 'cutover abort SERVICE' to stop a deploy.
+
+While another operation holds the service (a deploy, a canary, a watch period) the deploy is
+refused with exit code 5 and a message saying what holds it and until when; --wait queues it
+behind that operation instead. Old versions still draining or stopping do not hold the service.
 
 The strategy is the service's configured one unless --strategy says otherwise: switch
 (blue/green), canary (shift traffic in steps while comparing error rates and latency) or
@@ -57,7 +62,7 @@ rolling (replace instances in batches).`,
 			if watch > 0 {
 				req.Watch = watch.String()
 			}
-			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version}
+			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version, wait: wait}
 			return a.startAndFollow(cmd.Context(), o, detach, timeout,
 				func(ctx context.Context, c *api.Client) (string, error) { return c.Deploy(ctx, req) })
 		}),
@@ -69,6 +74,7 @@ rolling (replace instances in batches).`,
 	f.IntVar(&req.AllowLost, "allow-lost", 0, "in a fleet, how many hosts may be lost while they prepare and be left out (default 0: a lost host aborts the deploy)")
 	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
+	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then (bounded by --timeout)")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")
 	a.addOutputFlag(cmd)
 	return cmd
@@ -78,6 +84,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 	var (
 		req     deploy.RollbackRequest
 		detach  bool
+		wait    bool
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
@@ -102,7 +109,7 @@ Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
 			if req.To != "" {
 				what = req.Service + " to " + req.To
 			}
-			o := operation{kind: "rollback", service: req.Service, what: what}
+			o := operation{kind: "rollback", service: req.Service, what: what, wait: wait}
 			return a.startAndFollow(cmd.Context(), o, detach, timeout,
 				func(ctx context.Context, c *api.Client) (string, error) { return c.Rollback(ctx, req) })
 		}),
@@ -110,6 +117,7 @@ Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
 	f := cmd.Flags()
 	f.StringVar(&req.To, "to", "", "version to go back to (default: the standby, else the previous version)")
 	f.BoolVar(&detach, "detach", false, "start the rollback and return at once, printing the operation id")
+	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (the rollback goes on; exit code 7)")
 	a.addOutputFlag(cmd)
 	return cmd
