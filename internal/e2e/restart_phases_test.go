@@ -233,7 +233,9 @@ func TestKill9RestartInEveryPhase(t *testing.T) {
 				}
 			}
 			hist := e.history()
-			i := slices.IndexFunc(hist, func(h store.HistoryRecord) bool { return h.ID == "op-"+tc.phase || tc.craft == nil && h.Version == "v2" })
+			i := slices.IndexFunc(hist, func(h store.HistoryRecord) bool {
+				return h.ID == "op-"+tc.phase || tc.craft == nil && h.Version == "v2"
+			})
 			if i < 0 || hist[i].Outcome != tc.outcome || !strings.Contains(hist[i].Reason, "restart") {
 				t.Errorf("history %+v, want the interrupted operation %s after a restart", hist, tc.outcome)
 			}
