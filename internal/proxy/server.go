@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,6 +74,10 @@ type Server struct {
 	plain  *http.Server
 	secure *http.Server
 	tlsCfg *tls.Config
+
+	// draining is set once Drain began: responses then end their
+	// connection.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	started bool
@@ -145,7 +150,7 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 
 func (s *Server) newHTTPServer(h http.Handler, protocols *http.Protocols) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           s.endWhenDraining(h),
 		Protocols:         protocols,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
@@ -218,7 +223,7 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 	go func() {
 		defer s.wg.Done()
 		err := srv.Serve(tr)
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !s.draining.Load() {
 			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()

@@ -185,9 +185,7 @@ func (p *listenPlan) commit() {
 			defer ls.draining.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			if err := old.Shutdown(ctx); err != nil {
-				_ = old.Close()
-			}
+			_ = old.Drain(ctx)
 		}()
 	}
 }
@@ -240,14 +238,19 @@ func (ls *listeners) httpsAddr() net.Addr {
 	return ls.secure.HTTPSAddr()
 }
 
-// shutdown stops accepting, finishes in-flight requests (until ctx ends)
-// and waits for listeners retired by reloads.
+// shutdown stops accepting and drains the connections (see
+// proxy.Server.Drain: in-flight requests finish, keep-alive connections
+// end without failing a request) until ctx ends, and waits for listeners
+// retired by reloads.
 func (ls *listeners) shutdown(ctx context.Context) error {
 	ls.stop()
-	var errs []error
-	for _, s := range ls.servers() {
-		errs = append(errs, s.Shutdown(ctx))
+	var wg sync.WaitGroup
+	servers := ls.servers()
+	errs := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Go(func() { errs[i] = s.Drain(ctx) })
 	}
+	wg.Wait()
 	ls.draining.Wait()
 	ls.watching.Wait()
 	return errors.Join(errs...)
