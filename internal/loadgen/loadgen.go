@@ -44,14 +44,14 @@ type Options struct {
 // Load is a running or finished traffic generator. Its methods are safe for
 // concurrent use.
 type Load struct {
-	opts   Options
+	opts    Options
 	total   atomic.Int64
 	failed  atomic.Int64
 	refused atomic.Int64
-	mu     sync.Mutex
-	per    map[string]int64
-	errs   map[string]int
-	slow   map[string]int64 // version → completed slow requests
+	mu      sync.Mutex
+	per     map[string]int64
+	errs    map[string]int
+	slow    map[string]int64 // version → completed slow requests
 }
 
 // New returns a Load; call Run to send traffic.
