@@ -128,12 +128,18 @@ func (s *service) begin(kind store.OpKind, version string) (*opRun, context.Cont
 	if !s.c.addBackground() {
 		return nil, nil, fmt.Errorf("%w: service %s: controller is shutting down", ErrBusy, s.name)
 	}
+	s.c.opGate.RLock()
+	defer s.c.opGate.RUnlock()
 	s.c.mu.Lock()
 	started := s.c.started
 	s.c.mu.Unlock()
-	if !started {
+	switch {
+	case !started:
 		s.c.wg.Done()
 		return nil, nil, fmt.Errorf("%w: service %s: cutover is starting (recovering its recorded state); try again in a moment", ErrBusy, s.name)
+	case s.c.suspended.Load():
+		s.c.wg.Done()
+		return nil, nil, fmt.Errorf("%w: service %s: cutover is handing over to a new process (an upgrade); try again in a moment", ErrBusy, s.name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -31,10 +31,30 @@ func retirement(version string, insts []runtime.Instance, why string, drain bool
 // the state already. It does nothing once the controller is closed: the
 // next Start resumes the record.
 func (s *service) startRetirement(r store.Retirement) {
+	s.mu.Lock()
+	if s.retiringNow == nil {
+		s.retiringNow = map[string]bool{}
+	}
+	r.Instances = slices.DeleteFunc(slices.Clone(r.Instances), func(in runtime.Instance) bool { return s.retiringNow[in.ID] })
+	for _, in := range r.Instances {
+		s.retiringNow[in.ID] = true
+	}
+	s.mu.Unlock()
 	if len(r.Instances) == 0 {
 		return
 	}
-	s.c.goBackground(func() { s.retire(s.c.ctx, r) })
+	if !s.c.goBackground(func() { s.retire(s.c.ctx, r) }) {
+		s.endRetiring(r.Instances)
+	}
+}
+
+// endRetiring forgets that this process stops insts.
+func (s *service) endRetiring(insts []runtime.Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range insts {
+		delete(s.retiringNow, in.ID)
+	}
 }
 
 // retire drains (when r.Drain) and stops r's instances in parallel, then
@@ -42,6 +62,7 @@ func (s *service) startRetirement(r store.Retirement) {
 // when r asks for it. When ctx ends first (Close) it leaves the record as
 // it is.
 func (s *service) retire(ctx context.Context, r store.Retirement) {
+	defer s.endRetiring(r.Instances)
 	sc := s.config()
 	start := time.Now()
 	s.c.log.Info("retiring instances", "service", s.name, "version", r.Version, "count", len(r.Instances), "reason", r.Reason)
@@ -85,7 +106,10 @@ func (s *service) retire(ctx context.Context, r store.Retirement) {
 			gone[in.ID] = true
 		}
 	}
-	if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Retiring = dropRetired(st.Retiring, gone) }); err != nil {
+	if _, err := s.persist(ctx, func(st *store.ServiceState) { st.Retiring = dropRetired(st.Retiring, gone) }); errors.Is(err, ErrSuspended) {
+		s.c.log.Info("retired instances not recorded: handing over; the new process sees them gone", "service", s.name)
+		return
+	} else if err != nil {
 		s.c.log.Error("record retired instances", "service", s.name, "err", err)
 	}
 	s.retireChanged()

@@ -207,3 +207,93 @@ func TestBusySaysWhatAndHowLong(t *testing.T) {
 	}
 	waitDone(t, c, id)
 }
+
+// TestSuspendForHandover: Suspend is refused while an operation runs;
+// once suspended, operations are refused and a retirement that ends
+// records nothing (the successor sees the instance gone); Unsuspend reads
+// what a failed successor wrote, so the next deploy does not conflict.
+func TestSuspendForHandover(t *testing.T) {
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	dir := t.TempDir()
+	st, err := store.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	c := newController(t, switchConfig(t, testPorts(t, 3), ""), st, agent)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, c, "v1")
+	id, err := c.Deploy(context.Background(), DeployRequest{Service: "shop", Version: "v2", Watch: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Suspend(); !errors.Is(err, ErrBusy) {
+		t.Errorf("Suspend during a deploy = %v, want ErrBusy", err)
+	}
+	if err := c.Abort(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, c, id)
+	mustDeploy(t, c, "v2")
+	release := holdStops(t, agent, "v1")
+	if err := c.Promote(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond) // in-memory state, changed by background work that sends no event
+		}
+	}
+	waitFor("the promote's retire to end", func() bool { return c.Suspend() == nil })
+	if _, err := c.Deploy(context.Background(), DeployRequest{Service: "shop", Version: "v3"}); !errors.Is(err, ErrBusy) {
+		t.Errorf("deploy while suspended = %v, want ErrBusy", err)
+	}
+	release()
+	waitFor("v1 to stop", func() bool { return agent.stoppedIDs()[stored(t, st).Retiring[0].Instances[0].ID] })
+	// Let the retirement reach its write.
+	rs, err := c.service("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the retirement to give up recording", func() bool {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return len(rs.retiringNow) == 0
+	})
+	if got := stored(t, st); len(got.Retiring) != 1 {
+		t.Fatalf("recorded retiring %+v while suspended; want v1 still recorded", got.Retiring)
+	}
+	// A successor took the store, settled the retirement and failed.
+	if err := st.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := other.Get(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Retiring, rec.Generation = nil, rec.Generation+1
+	if err := other.Put(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Close()
+	if err := st.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unsuspend(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, c, "v3")
+	if got := stored(t, st); got.Active.Version != "v3" || len(got.Retiring) != 0 {
+		t.Errorf("recorded %s, retiring %+v; want v3 and nothing retiring", got.Active.Version, got.Retiring)
+	}
+}

@@ -44,6 +44,8 @@ type service struct {
 	retired chan struct{}
 	// watching are the instances serveRecorded watches already.
 	watching map[string]bool
+	// retiringNow are the instances a retirement of this process stops.
+	retiringNow map[string]bool
 }
 
 func newService(c *Controller, sc *config.Service) *service {
@@ -88,6 +90,9 @@ func (s *service) persistSeq(ctx context.Context, mutate func(*store.ServiceStat
 // is held only to copy it and to replace it, not during the write.
 func (s *service) writeSeq(ctx context.Context, mutate func(*store.ServiceState), checked bool) (store.ServiceState, error) {
 	cur := s.state()
+	if s.c.suspended.Load() {
+		return cur, fmt.Errorf("persist state of %s: %w", s.name, ErrSuspended)
+	}
 	next := cloneState(cur)
 	mutate(&next)
 	if checked {

@@ -97,6 +97,20 @@ func (l *Local) Lock(ctx context.Context) error {
 	}
 }
 
+// Unlock releases the directory's lock for a successor process and keeps
+// the store open for reading: writes fail with an error wrapping ErrLocked
+// until Lock takes it again. It does nothing when the lock is not held.
+func (l *Local) Unlock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return nil
+	}
+	err := l.lock.unlock()
+	l.lock = nil
+	return err
+}
+
 // tryLock takes the lock without waiting.
 func (l *Local) tryLock() error {
 	l.mu.Lock()

@@ -300,4 +300,20 @@ func TestLocalUnlockedWhileLocked(t *testing.T) {
 	if err := next.Put(ctx, st); err != nil {
 		t.Errorf("Put after Lock: %v", err)
 	}
+	// Unlock hands the directory on and keeps reading.
+	if err := next.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.OpenLocal(dir)
+	if err != nil {
+		t.Fatalf("OpenLocal after Unlock: %v", err)
+	}
+	if got, err := next.Get(ctx, "a"); err != nil || got.Generation != 2 {
+		t.Errorf("Get after Unlock = %+v, %v", got, err)
+	}
+	st.Generation = 3
+	if err := next.Put(ctx, st); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Put after Unlock = %v, want ErrLocked", err)
+	}
+	_ = other.Close()
 }
