@@ -13,6 +13,7 @@
 package handover
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/tableflip"
@@ -65,10 +67,6 @@ type Sockets struct {
 	log  *slog.Logger
 	upg  *tableflip.Upgrader
 
-	// report is where this process, a successor, writes why it could not
-	// start ("" when it is not one).
-	report string
-
 	mu      sync.Mutex
 	systemd []*os.File // activated sockets not handed out yet
 }
@@ -86,9 +84,7 @@ func New(opts Options) (*Sockets, error) {
 		return nil, fmt.Errorf("handover: %w", err)
 	}
 	s := &Sockets{opts: opts, log: opts.Logger, upg: upg}
-	if upg.HasParent() {
-		s.report = os.Getenv(ReportEnv)
-	} else {
+	if !upg.HasParent() {
 		s.systemd = activation.Files(true)
 	}
 	_ = os.Unsetenv(ReportEnv) // not for app instances
@@ -105,13 +101,13 @@ func (s *Sockets) Inherited() bool { return s.upg.HasParent() }
 // socket of that name (FileDescriptorName=) or address, else the one bind
 // opens.
 func (s *Sockets) Listen(name, network, addr string, bind func() (net.Listener, error)) (net.Listener, error) {
-	ln, err := s.upg.Listener(network, name)
+	ln, err := s.upg.Listener(network, key(name, addr))
 	if err != nil {
 		return nil, fmt.Errorf("handover: inherit %s socket: %w", name, err)
 	}
 	if ln != nil {
-		if sameAddr(ln.Addr(), network, addr) {
-			s.log.Info("socket inherited from the previous process", "socket", name, "addr", ln.Addr().String())
+		if network == "unix" || sameAddr(ln.Addr(), network, addr) {
+			s.log.Info("socket inherited from the previous process", "socket", name, "addr", addr)
 			return ln, nil
 		}
 		s.log.Warn("inherited socket does not match the config; binding anew", "socket", name,
@@ -166,6 +162,19 @@ func (s *Sockets) fromSystemd(name, network, addr string) (net.Listener, error) 
 	return ln, nil
 }
 
+// key names a socket passed to a successor by its role and its
+// configured address, so that the successor takes it only for the same
+// configured address (a unix socket's bound name is not its path: it is
+// bound under a temporary name and renamed into place).
+func key(name, addr string) string { return name + " " + addr }
+
+// Socket is a listening socket to pass to a successor, with the address
+// the config gives it.
+type Socket struct {
+	Listener net.Listener
+	Addr     string
+}
+
 // sameAddr reports whether a socket bound to got serves the configured
 // network address want: the same unix path, or the same port on the same
 // IP (any IP for an empty or unspecified host).
@@ -185,6 +194,19 @@ func sameAddr(got net.Addr, network, want string) bool {
 		return g.IP == nil || g.IP.IsUnspecified()
 	}
 	return w.IP.Equal(g.IP)
+}
+
+// WaitForPredecessor waits until the process this one took over from has
+// exited (at once when there is none): a process upgrades only once its
+// predecessor is gone. It returns ctx's error when ctx ends first.
+func (s *Sockets) WaitForPredecessor(ctx context.Context) error {
+	if !s.upg.HasParent() {
+		return nil
+	}
+	if err := s.upg.WaitForParent(ctx); err != nil {
+		return fmt.Errorf("handover: the previous process: %w", err)
+	}
+	return nil
 }
 
 // Ready tells the predecessor, if any, that this process serves, so that
@@ -209,19 +231,20 @@ func (s *Sockets) Ready() error {
 }
 
 // Upgrade starts binary ("" for the executable this process was started
-// from) with this process's arguments and the sockets given by name, and
+// from) with this process's arguments and the sockets given by name
+// (with the address the config gives each), and
 // waits until it is ready. It returns the successor's pid; an error wraps
 // ErrUpgradeFailed with the reason (the successor exited, with what it
 // reported, or was not ready within the timeout and was killed), and the
 // current process goes on serving. One upgrade runs at a time; after a
 // successful one the process must drain and exit.
-func (s *Sockets) Upgrade(binary string, sockets map[string]net.Listener) (int, error) {
-	for name, ln := range sockets {
-		fl, ok := ln.(tableflip.Listener)
+func (s *Sockets) Upgrade(binary string, sockets map[string]Socket) (int, error) {
+	for name, sock := range sockets {
+		fl, ok := sock.Listener.(tableflip.Listener)
 		if !ok {
-			return 0, fmt.Errorf("%w: the %s socket (%T) cannot be passed on", ErrUpgradeFailed, name, ln)
+			return 0, fmt.Errorf("%w: the %s socket (%T) cannot be passed on", ErrUpgradeFailed, name, sock.Listener)
 		}
-		if err := s.upg.AddListener(ln.Addr().Network(), name, fl); err != nil {
+		if err := s.upg.AddListener(sock.Listener.Addr().Network(), key(name, sock.Addr), fl); err != nil {
 			return 0, fmt.Errorf("%w: pass the %s socket on: %v", ErrUpgradeFailed, name, err)
 		}
 	}
@@ -279,11 +302,20 @@ func (s *Sockets) successorPID() int {
 	return pid
 }
 
-// Report writes why this successor could not start, for its predecessor
-// to tell; it does nothing in a process that is not a successor.
-func (s *Sockets) Report(err error) {
-	if s.report == "" || err == nil {
+// reportPath is where this process, when it is the successor of an
+// upgrade, writes why it could not start ("" otherwise), as its
+// environment said at start.
+var reportPath = os.Getenv(ReportEnv)
+
+// reported is set once Report wrote: the first reason is the one told.
+var reported atomic.Bool
+
+// Report writes why this process could not start, for the predecessor
+// that started it to tell; it does nothing in a process that is not a
+// successor, when err is nil, or after a first report.
+func Report(err error) {
+	if reportPath == "" || err == nil || !reported.CompareAndSwap(false, true) {
 		return
 	}
-	_ = os.WriteFile(s.report, []byte(err.Error()+"\n"), 0o600)
+	_ = os.WriteFile(reportPath, []byte(err.Error()+"\n"), 0o600)
 }

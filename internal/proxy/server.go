@@ -229,6 +229,14 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 	}()
 }
 
+// Sockets returns the listening sockets as bound (plain, TLS; nil when
+// not listening), for a successor process to take over.
+func (s *Server) Sockets() (plain, secure net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpLn, s.httpsLn
+}
+
 // HTTPAddr returns the bound plain listener address, or nil.
 func (s *Server) HTTPAddr() net.Addr {
 	s.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
@@ -63,9 +64,12 @@ func startFleet(ctx context.Context, cfg *config.Config, st coord.Store, ctl *de
 // through the fleet; the rest goes to the local controller.
 type fleetBackend struct {
 	*backend
-	agent *fleet.Agent
-	local bool // the local backend: a fleet of one
+	members *atomic.Pointer[fleet.Agent] // this host's member; replaced when an upgrade fails
+	local   bool                         // the local backend: a fleet of one
 }
+
+// agent returns this host's fleet member.
+func (b *fleetBackend) agent() *fleet.Agent { return b.members.Load() }
 
 // Deploy implements api.Backend: a switch deploy goes through the fleet's
 // commit; canary and rolling run on this host (fleet of one) under the
@@ -88,7 +92,7 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 			return "", fmt.Errorf("%w: watch %q: give a duration such as 30s", deploy.ErrInvalid, req.Watch)
 		}
 	}
-	return b.agent.Deploy(ctx, fleet.DeployRequest{
+	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindDeploy, Service: req.Service, Version: req.Version, Strategy: config.StrategySwitch,
 		Force: req.Force, Targets: req.Targets, Watch: min(watch, sc.StandbyDuration()), AllowLost: req.AllowLost,
 		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second,
@@ -100,7 +104,7 @@ func (b *fleetBackend) localOp(ctx context.Context, service, strategy string, st
 	if !b.local {
 		return "", fmt.Errorf("%w: the %s strategy does not run across hosts yet; deploy with --strategy switch", deploy.ErrInvalid, strategy)
 	}
-	return b.agent.RunLocal(ctx, service, start, func(id string) error {
+	return b.agent().RunLocal(ctx, service, start, func(id string) error {
 		return b.Controller.WaitOp(context.WithoutCancel(ctx), service, id)
 	})
 }
@@ -115,7 +119,7 @@ func (b *fleetBackend) Rollback(ctx context.Context, req deploy.RollbackRequest)
 	if sc.Strategy == config.StrategyRolling {
 		return b.localOp(ctx, req.Service, sc.Strategy, func() (string, error) { return b.Controller.Rollback(ctx, req) })
 	}
-	return b.agent.Deploy(ctx, fleet.DeployRequest{
+	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindRollback, Service: req.Service, Version: req.To, Strategy: config.StrategySwitch,
 		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Reason: "requested by user",
 	})
@@ -127,23 +131,25 @@ func (b *fleetBackend) Promote(ctx context.Context, service string) error {
 	if b.Controller.CanaryRunning(service) {
 		return b.Controller.Promote(ctx, service)
 	}
-	return b.agent.Promote(ctx, service)
+	return b.agent().Promote(ctx, service)
 }
 
 // Abort implements api.Backend.
 func (b *fleetBackend) Abort(ctx context.Context, service string) error {
-	if err := b.agent.Abort(ctx, service); err == nil {
+	if err := b.agent().Abort(ctx, service); err == nil {
 		return nil
 	}
 	return b.Controller.Abort(ctx, service)
 }
 
 // Fleet implements api.FleetBackend.
-func (b *fleetBackend) Fleet(ctx context.Context) (fleet.Status, error) { return b.agent.Status(), nil }
+func (b *fleetBackend) Fleet(ctx context.Context) (fleet.Status, error) {
+	return b.agent().Status(), nil
+}
 
 // RemoveHost implements api.FleetBackend.
 func (b *fleetBackend) RemoveHost(ctx context.Context, name string) error {
-	return b.agent.Remove(name)
+	return b.agent().Remove(name)
 }
 
 // fleetRollback rolls the fleet back after this host saw its active version

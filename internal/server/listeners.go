@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/handover"
 	"github.com/cutover-dev/cutover/internal/proxy"
 )
 
@@ -214,6 +215,26 @@ func (ls *listeners) servers() []*proxy.Server {
 	for _, s := range []*proxy.Server{ls.plain, ls.secure} {
 		if s != nil {
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sockets returns the listening sockets serving now by name ("http",
+// "https") with their configured addresses, for a successor process to
+// take over.
+func (ls *listeners) sockets() map[string]handover.Socket {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	out := map[string]handover.Socket{}
+	if ls.plain != nil {
+		if ln, _ := ls.plain.Sockets(); ln != nil {
+			out["http"] = handover.Socket{Listener: ln, Addr: ls.cfg.HTTP}
+		}
+	}
+	if ls.secure != nil {
+		if _, ln := ls.secure.Sockets(); ln != nil {
+			out["https"] = handover.Socket{Listener: ln, Addr: ls.cfg.HTTPS}
 		}
 	}
 	return out

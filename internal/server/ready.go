@@ -39,15 +39,23 @@ type readyGate struct {
 
 func newReadyGate(host string) *readyGate { return &readyGate{host: host, set: make(chan struct{})} }
 
-// setMember hands the ready path to the running fleet member.
+// setMember hands the ready path to the running fleet member (a new one
+// after a failed upgrade: probes wait for it as at start).
 func (g *readyGate) setMember(m *fleet.Agent) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.member != nil {
-		return
+	first := g.member == nil
+	g.member, g.since, g.settled = m, time.Now(), false
+	if first {
+		close(g.set)
 	}
-	g.member, g.since = m, time.Now()
-	close(g.set)
+}
+
+// unfreeze undoes freeze: the handover did not happen.
+func (g *readyGate) unfreeze() {
+	g.mu.Lock()
+	g.frozen = nil
+	g.mu.Unlock()
 }
 
 // freeze makes every later probe get the answer the member gives now: the
