@@ -210,6 +210,13 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	total, failed, per, errs := l.Totals()
 	t.Logf("%d upgrades under load: %d requests, %d failed, %d refused, per version %v; upgrade took %v", upgrades, total, failed, l.Refused(), per, took)
 	t.Logf("ready endpoint: %d asked, %d not 200 %v", probe.asked.Load(), probe.bad.Load(), probe.reasons)
+	var drains []string
+	for _, line := range strings.Split(u.log(), "\n") {
+		if _, d, ok := strings.Cut(line, "drained_in="); ok && strings.Contains(line, "handed over") {
+			drains = append(drains, strings.Fields(d)[0])
+		}
+	}
+	t.Logf("old processes drained in %v", drains)
 	if failed != 0 || l.Refused() != 0 {
 		t.Errorf("%d failed and %d refused of %d requests: %v", failed, l.Refused(), total, errs)
 	}

@@ -62,16 +62,12 @@ func (g *readyGate) unfreeze() {
 // process hands over to its successor, which answers on new connections.
 func (g *readyGate) freeze() {
 	g.mu.Lock()
-	m := g.member
-	g.mu.Unlock()
+	defer g.mu.Unlock()
 	ok, reason := false, "handing over to a new cutover process"
-	if m != nil {
-		ok, reason = m.Ready()
+	if g.member != nil {
+		ok, reason = g.member.Ready()
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.write(w, r, ok, reason) })
-	g.mu.Lock()
-	g.frozen = h
-	g.mu.Unlock()
+	g.frozen = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.write(w, r, ok, reason) })
 }
 
 // ServeHTTP implements http.Handler.
@@ -111,7 +107,18 @@ func (g *readyGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	m.ReadyHandler().ServeHTTP(w, r)
+	// The answer is taken under the lock freeze takes, so that no probe
+	// reads a member that a handover is closing.
+	g.mu.Lock()
+	if g.frozen != nil {
+		frozen := g.frozen
+		g.mu.Unlock()
+		frozen.ServeHTTP(w, r)
+		return
+	}
+	ok, reason := g.member.Ready()
+	g.mu.Unlock()
+	g.write(w, r, ok, reason)
 }
 
 // write writes a ready answer in the fleet member's format.

@@ -336,18 +336,21 @@ func Run(ctx context.Context, opts Options) (err error) {
 		// The successor serves: stop accepting, let the connections end,
 		// exit. App instances keep running; the successor owns them.
 		handedOver = true
+		drainStart := time.Now()
 		adm.Handover()
 		_ = adm.Close()
 		if ml != nil {
 			ml.close()
 		}
+		adminDone := time.Since(drainStart)
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := lns.shutdown(sctx); err != nil {
 			log.Warn("drain after the handover", "err", err)
 		}
 		px.CloseIdleConnections()
-		log.Info("handed over; exiting", "successor", res.PID)
+		log.Info("handed over; exiting", "successor", res.PID, "admin_closed_in", adminDone.Round(time.Millisecond),
+			"drained_in", time.Since(drainStart).Round(time.Millisecond))
 		return nil
 	}
 }
