@@ -79,12 +79,19 @@ func New(opts Options) (*Sockets, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	s := &Sockets{opts: opts, log: opts.Logger}
 	upg, err := tableflip.New(tableflip.Options{UpgradeTimeout: opts.Timeout, PIDFile: opts.PIDFile})
-	if err != nil {
+	switch {
+	case err == nil:
+		s.upg = upg
+	case errors.Is(err, tableflip.ErrNotSupported) || strings.Contains(err.Error(), "only a single Upgrader"):
+		// A second serve in one process (tests, the demo): it binds its
+		// sockets and cannot upgrade.
+		s.log.Warn("upgrades are not possible in this process", "reason", err)
+	default:
 		return nil, fmt.Errorf("handover: %w", err)
 	}
-	s := &Sockets{opts: opts, log: opts.Logger, upg: upg}
-	if !upg.HasParent() {
+	if !s.Inherited() {
 		s.systemd = activation.Files(true)
 	}
 	_ = os.Unsetenv(ReportEnv) // not for app instances
@@ -93,7 +100,7 @@ func New(opts Options) (*Sockets, error) {
 
 // Inherited reports whether this process was started by an upgrade, its
 // sockets inherited from its predecessor.
-func (s *Sockets) Inherited() bool { return s.upg.HasParent() }
+func (s *Sockets) Inherited() bool { return s.upg != nil && s.upg.HasParent() }
 
 // Listen returns the listening socket called name (http, https, admin,
 // admin-tcp, metrics) for network and addr: the predecessor's when this
@@ -101,9 +108,12 @@ func (s *Sockets) Inherited() bool { return s.upg.HasParent() }
 // socket of that name (FileDescriptorName=) or address, else the one bind
 // opens.
 func (s *Sockets) Listen(name, network, addr string, bind func() (net.Listener, error)) (net.Listener, error) {
-	ln, err := s.upg.Listener(network, key(name, addr))
-	if err != nil {
-		return nil, fmt.Errorf("handover: inherit %s socket: %w", name, err)
+	var ln net.Listener
+	if s.upg != nil {
+		var err error
+		if ln, err = s.upg.Listener(network, key(name, addr)); err != nil {
+			return nil, fmt.Errorf("handover: inherit %s socket: %w", name, err)
+		}
 	}
 	if ln != nil {
 		if network == "unix" || sameAddr(ln.Addr(), network, addr) {
@@ -200,7 +210,7 @@ func sameAddr(got net.Addr, network, want string) bool {
 // exited (at once when there is none): a process upgrades only once its
 // predecessor is gone. It returns ctx's error when ctx ends first.
 func (s *Sockets) WaitForPredecessor(ctx context.Context) error {
-	if !s.upg.HasParent() {
+	if !s.Inherited() {
 		return nil
 	}
 	if err := s.upg.WaitForParent(ctx); err != nil {
@@ -221,8 +231,10 @@ func (s *Sockets) Ready() error {
 	}
 	s.systemd = nil
 	s.mu.Unlock()
-	if err := s.upg.Ready(); err != nil {
-		return fmt.Errorf("handover: %w", err)
+	if s.upg != nil {
+		if err := s.upg.Ready(); err != nil {
+			return fmt.Errorf("handover: %w", err)
+		}
 	}
 	if _, err := daemon.SdNotify(false, fmt.Sprintf("MAINPID=%d\n%s", os.Getpid(), daemon.SdNotifyReady)); err != nil {
 		s.log.Warn("tell systemd the service is ready", "err", err)
@@ -239,6 +251,9 @@ func (s *Sockets) Ready() error {
 // current process goes on serving. One upgrade runs at a time; after a
 // successful one the process must drain and exit.
 func (s *Sockets) Upgrade(binary string, sockets map[string]Socket) (int, error) {
+	if s.upg == nil {
+		return 0, fmt.Errorf("%w: %w", ErrUpgradeFailed, ErrNotSupported)
+	}
 	for name, sock := range sockets {
 		fl, ok := sock.Listener.(tableflip.Listener)
 		if !ok {

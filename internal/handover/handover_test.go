@@ -1,6 +1,7 @@
 package handover
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -108,5 +109,33 @@ func TestSystemdSockets(t *testing.T) {
 	}
 	if want := addrs[0] + " " + addrs[1] + "\n"; string(out) != want {
 		t.Errorf("helper took %q, want %q", out, want)
+	}
+}
+
+// TestSecondSocketsBindsAndCannotUpgrade: a second Sockets in one process
+// (the first holds the process's only upgrader) binds its sockets and
+// refuses upgrades.
+func TestSecondSocketsBindsAndCannotUpgrade(t *testing.T) {
+	quiet := Options{Logger: slog.New(slog.DiscardHandler)}
+	first, err := New(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(quiet)
+	if err != nil {
+		t.Fatalf("second New: %v", err)
+	}
+	for _, s := range []*Sockets{first, second} {
+		if s.Inherited() {
+			t.Error("Inherited without a predecessor")
+		}
+	}
+	ln, err := second.Listen("http", "tcp", "127.0.0.1:0", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := second.Upgrade("", nil); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Upgrade on the second = %v, want ErrNotSupported", err)
 	}
 }
