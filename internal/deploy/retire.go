@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -67,8 +68,9 @@ func (s *service) retire(ctx context.Context, r store.Retirement) {
 	start := time.Now()
 	s.c.log.Info("retiring instances", "service", s.name, "version", r.Version, "count", len(r.Instances), "reason", r.Reason)
 	stopped := make([]bool, len(r.Instances))
+	insts := s.resolveUnrecorded(ctx, r.Instances)
 	var wg sync.WaitGroup
-	for i, in := range r.Instances {
+	for i, in := range insts {
 		wg.Go(func() {
 			if r.Drain {
 				if _, err := s.c.opts.Agent.Drain(ctx, in.ID, sc.DrainTimeout.D()); err != nil && !errors.Is(err, proxy.ErrUnknownTarget) {
@@ -118,6 +120,39 @@ func (s *service) retire(ctx context.Context, r store.Retirement) {
 	if r.PostRetire && len(gone) == len(r.Instances) {
 		_ = s.runHook(context.WithoutCancel(ctx), opOrNop(nil, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: r.Version})
 	}
+}
+
+// resolveUnrecorded returns insts with each process instance whose start
+// was never recorded (planned, then cutover died before the runtime's
+// answer was written: no pid) replaced by what the runtime lists under its
+// id, so that it is stopped rather than missed.
+func (s *service) resolveUnrecorded(ctx context.Context, insts []runtime.Instance) []runtime.Instance {
+	out := slices.Clone(insts)
+	missing := false
+	for _, in := range out {
+		if in.Runtime == config.RuntimeProcess && in.PID == 0 {
+			missing = true
+		}
+	}
+	if !missing {
+		return out
+	}
+	found, err := s.c.opts.Agent.List(ctx)
+	if err != nil {
+		s.c.log.Warn("list instances to find unrecorded ones", "service", s.name, "err", err)
+	}
+	for i, in := range out {
+		if in.Runtime != config.RuntimeProcess || in.PID != 0 {
+			continue
+		}
+		for _, f := range found {
+			if f.ID == in.ID {
+				out[i] = f
+				break
+			}
+		}
+	}
+	return out
 }
 
 // dropRetired removes the instances in gone from l, and the retirements

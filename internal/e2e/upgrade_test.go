@@ -274,6 +274,10 @@ func TestUpgradeFailuresKeepServing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); l.Run(ctx) }()
+	probe := &readyProbe{}
+	stopProbe := make(chan struct{})
+	probeDone := make(chan struct{})
+	go func() { defer close(probeDone); probe.run(u.http, stopProbe) }()
 
 	for _, tc := range []struct {
 		name   string
@@ -319,10 +323,16 @@ func TestUpgradeFailuresKeepServing(t *testing.T) {
 	}
 	cancel()
 	<-loadDone
+	close(stopProbe)
+	<-probeDone
 	total, failed, _, errs := l.Totals()
-	t.Logf("%d requests, %d failed, %d refused", total, failed, l.Refused())
+	t.Logf("%d requests, %d failed, %d refused; ready endpoint: %d asked, %d not 200 %v", total, failed, l.Refused(),
+		probe.asked.Load(), probe.bad.Load(), probe.reasons)
 	if failed != 0 {
 		t.Errorf("%d of %d requests failed: %v", failed, total, errs)
+	}
+	if probe.bad.Load() != 0 {
+		t.Errorf("the ready endpoint answered %d probes with something else than 200: %v", probe.bad.Load(), probe.reasons)
 	}
 	if v := u.version(); v != "v2" {
 		t.Errorf("serving %s, want v2", v)

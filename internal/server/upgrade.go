@@ -113,8 +113,11 @@ func (cp *controlPlane) retake(ctx context.Context) error {
 	if err := cp.lock(ctx); err != nil {
 		return fmt.Errorf("take the state directory back: %w", err)
 	}
+	// The ready path answers as frozen until the new member is set: no
+	// probe meets the member that was closed.
+	err := cp.join(ctx)
 	cp.gate.unfreeze()
-	if err := cp.join(ctx); err != nil {
+	if err != nil {
 		return fmt.Errorf("join the fleet again: %w", err)
 	}
 	return cp.ctl.Unsuspend(ctx)
