@@ -316,6 +316,11 @@ func TestUpgradeFailuresKeepServing(t *testing.T) {
 			t.Errorf("%s: status after the failed upgrade %+v", tc.name, st)
 		}
 	}
+	// A deploy turns the ready endpoint 503 for the moment between the
+	// fleet's commit and the switch (fencing): the probe covers the
+	// upgrades only.
+	close(stopProbe)
+	<-probeDone
 	u.mustCLI("deploy", "shop", "v2")
 	res, r := u.upgrade()
 	if r.code != 0 || res.PID == pid {
@@ -323,8 +328,6 @@ func TestUpgradeFailuresKeepServing(t *testing.T) {
 	}
 	cancel()
 	<-loadDone
-	close(stopProbe)
-	<-probeDone
 	total, failed, _, errs := l.Totals()
 	t.Logf("%d requests, %d failed, %d refused; ready endpoint: %d asked, %d not 200 %v", total, failed, l.Refused(),
 		probe.asked.Load(), probe.bad.Load(), probe.reasons)
