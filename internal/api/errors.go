@@ -64,6 +64,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeTooLarge: the request body is over 1 MiB (413).
 	CodeTooLarge = "too_large"
+	// CodeUpgradeFailed: the new process of an upgrade did not take over;
+	// the old one goes on serving (502, ErrUpgradeFailed).
+	CodeUpgradeFailed = "upgrade_failed"
 	// CodeInternal: any other failure (500).
 	CodeInternal = "internal"
 )
@@ -117,6 +120,7 @@ var errorMap = []struct {
 	{deploy.ErrInvalid, http.StatusBadRequest, CodeInvalid},
 	{ErrNoInstance, http.StatusNotFound, CodeNoInstance},
 	{ErrNotSupported, http.StatusNotImplemented, CodeNotSupported},
+	{ErrUpgradeFailed, http.StatusBadGateway, CodeUpgradeFailed},
 }
 
 // toError turns any error returned by the Backend (or by request decoding)

@@ -36,6 +36,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /v1/fleet", s.getFleet)
 	handle("DELETE /v1/fleet/hosts/{host}", s.removeHost)
 	handle("POST /v1/reload", s.reload)
+	handle("POST /v1/upgrade", s.upgrade)
 	handle("GET /v1/config", s.getConfig)
 	handle("GET /metrics", s.metrics)
 	return mux

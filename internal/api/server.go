@@ -60,6 +60,11 @@ type Options struct {
 	// Heartbeat is how often an idle event stream gets a blank line
 	// (default DefaultHeartbeat).
 	Heartbeat time.Duration
+	// Listen, if set, opens the listening sockets instead of binding
+	// Socket and TCP: name is "admin" (the unix socket) or "admin-tcp";
+	// bind opens the socket when there is none to take over (from a
+	// previous process or systemd).
+	Listen func(name, network, addr string, bind func() (net.Listener, error)) (net.Listener, error)
 }
 
 // Server is the admin API server. Start binds and serves in the background;
@@ -76,6 +81,8 @@ type Server struct {
 	closed   bool
 	unixL    *net.UnixListener
 	tcpL     net.Listener
+	tcpRaw   net.Listener // tcpL without TLS
+	handover bool         // a successor serves the socket: Close leaves its file
 	servers  []*http.Server
 	ctx      context.Context // base context of requests; done on Close
 	cancel   context.CancelFunc
@@ -170,17 +177,30 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// listen binds the listeners, closing what it bound on failure.
+// listen binds the listeners (or takes them through Options.Listen),
+// closing what it bound on failure.
 func (s *Server) listen() error {
+	via := s.opts.Listen
+	if via == nil {
+		via = func(_, _, _ string, bind func() (net.Listener, error)) (net.Listener, error) { return bind() }
+	}
 	if s.opts.Socket != "" {
-		l, err := listenUnix(s.opts.Socket, s.opts.SocketGroup)
+		l, err := via("admin", "unix", s.opts.Socket, func() (net.Listener, error) {
+			return listenUnix(s.opts.Socket, s.opts.SocketGroup)
+		})
 		if err != nil {
 			return err
 		}
-		s.unixL = l
+		ul, ok := l.(*net.UnixListener)
+		if !ok {
+			_ = l.Close()
+			return fmt.Errorf("%w: the admin socket %s is not a unix socket", ErrBadOptions, s.opts.Socket)
+		}
+		ul.SetUnlinkOnClose(false)
+		s.unixL = ul
 	}
 	if s.opts.TCP != "" {
-		l, err := net.Listen("tcp", s.opts.TCP)
+		l, err := via("admin-tcp", "tcp", s.opts.TCP, func() (net.Listener, error) { return net.Listen("tcp", s.opts.TCP) })
 		if err != nil {
 			if s.unixL != nil {
 				_ = s.unixL.Close()
@@ -189,12 +209,42 @@ func (s *Server) listen() error {
 			}
 			return fmt.Errorf("listen on admin tcp: %w", err)
 		}
+		s.tcpRaw = l
 		if s.tlsConfig != nil {
 			l = tls.NewListener(l, s.tlsConfig)
 		}
 		s.tcpL = l
 	}
 	return nil
+}
+
+// Sockets returns the listening sockets by name ("admin", "admin-tcp"),
+// for a successor process to take over.
+func (s *Server) Sockets() map[string]net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]net.Listener{}
+	if s.unixL != nil {
+		out["admin"] = s.unixL
+	}
+	if s.tcpRaw != nil {
+		out["admin-tcp"] = s.tcpRaw
+	}
+	return out
+}
+
+// SocketAddrs returns the configured address of each socket Sockets
+// returns.
+func (s *Server) SocketAddrs() map[string]string {
+	return map[string]string{"admin": s.opts.Socket, "admin-tcp": s.opts.TCP}
+}
+
+// Handover marks the sockets as taken over by a successor process: Close
+// then stops serving them without removing the unix socket's file.
+func (s *Server) Handover() {
+	s.mu.Lock()
+	s.handover = true
+	s.mu.Unlock()
 }
 
 // serve runs srv on l in a goroutine owned by s (stopped by Close).
@@ -230,7 +280,10 @@ func (s *Server) Close() error {
 			}
 		}
 		s.wg.Wait()
-		if s.unixL != nil {
+		s.mu.Lock()
+		keep := s.handover
+		s.mu.Unlock()
+		if s.unixL != nil && !keep {
 			if err := os.Remove(s.opts.Socket); err != nil && !os.IsNotExist(err) {
 				s.closeErr = errors.Join(s.closeErr, fmt.Errorf("remove admin socket: %w", err))
 			}

@@ -14,6 +14,7 @@ func (a *app) deployCmd() *cobra.Command {
 	var (
 		req     deploy.DeployRequest
 		detach  bool
+		wait    bool
 		timeout time.Duration
 		watch   time.Duration
 	)
@@ -32,6 +33,10 @@ its error and the last lines of its output are shown.
 
 Ctrl-C (or --timeout) stops watching, not the deploy: it goes on on the server and the
 command exits with 7. Use 'cutover abort SERVICE' to stop a deploy.
+
+While another operation holds the service (a deploy, a canary, a watch period) the deploy is
+refused with exit code 5 and a message saying what holds it and until when; --wait queues it
+behind that operation instead. Old versions still draining or stopping do not hold the service.
 
 The strategy is the service's configured one unless --strategy says otherwise: switch
 (blue/green), canary (shift traffic in steps while comparing error rates and latency) or
@@ -69,7 +74,7 @@ takes switched hosts back if a later batch fails.`,
 			if watch > 0 {
 				req.Watch = watch.String()
 			}
-			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version}
+			o := operation{kind: "deploy", service: req.Service, what: req.Service + " " + req.Version, wait: wait}
 			return a.startAndFollow(cmd.Context(), o, detach, timeout,
 				func(ctx context.Context, c *api.Client) (string, error) { return c.Deploy(ctx, req) })
 		}),
@@ -82,6 +87,7 @@ takes switched hosts back if a later batch fails.`,
 	f.IntVar(&req.Batch, "batch", 0, "in a fleet, with --strategy rolling: how many hosts to take at a time (default 1)")
 	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
+	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then (bounded by --timeout)")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long, e.g. 10m (the deploy goes on; exit code 7)")
 	a.addOutputFlag(cmd)
 	return cmd
@@ -91,6 +97,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 	var (
 		req     deploy.RollbackRequest
 		detach  bool
+		wait    bool
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
@@ -115,7 +122,7 @@ Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
 			if req.To != "" {
 				what = req.Service + " to " + req.To
 			}
-			o := operation{kind: "rollback", service: req.Service, what: what}
+			o := operation{kind: "rollback", service: req.Service, what: what, wait: wait}
 			return a.startAndFollow(cmd.Context(), o, detach, timeout,
 				func(ctx context.Context, c *api.Client) (string, error) { return c.Rollback(ctx, req) })
 		}),
@@ -123,6 +130,7 @@ Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
 	f := cmd.Flags()
 	f.StringVar(&req.To, "to", "", "version to go back to (default: the standby, else the previous version)")
 	f.BoolVar(&detach, "detach", false, "start the rollback and return at once, printing the operation id")
+	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (the rollback goes on; exit code 7)")
 	a.addOutputFlag(cmd)
 	return cmd

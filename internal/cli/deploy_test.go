@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -167,5 +168,29 @@ func TestDeployTimeout(t *testing.T) {
 	}
 	if r := h.run(t, "deploy", "web", "v2", "--timeout", "-1s"); r.code != ExitUsage {
 		t.Errorf("negative timeout: exit %d", r.code)
+	}
+}
+
+// TestDeployWaitQueuesBehindABusyService: with --wait a deploy refused
+// because another operation holds the service is started once it is free,
+// after saying once what it waits for; without it the refusal is exit 5.
+func TestDeployWaitQueuesBehindABusyService(t *testing.T) {
+	busy := fmt.Errorf("%w: service web: deploy of v1 (op op-0) is running since 12:00:00: watching v1 after the switch", deploy.ErrBusy)
+	h := newHarness(t, fixtureServices()...)
+	h.fake.Script("deploy", deployedScript())
+	h.fake.FailTimes("Deploy", busy, 2)
+	r := h.run(t, "deploy", "web", "v2", "--wait")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if strings.Count(r.stderr, "Waiting to start the deploy of web v2") != 1 || !strings.Contains(r.stderr, "watching v1") {
+		t.Errorf("stderr %q, want one line saying what the deploy waits for", r.stderr)
+	}
+	if n := len(h.fake.Calls()); n < 3 {
+		t.Errorf("%d calls, want the two refused and the one that started", n)
+	}
+	h.fake.FailTimes("Deploy", busy, 1)
+	if r := h.run(t, "deploy", "web", "v2"); r.code != ExitRefused || !strings.Contains(r.stderr, "watching v1") {
+		t.Errorf("without --wait: exit %d, stderr %q; want 5 with the reason", r.code, r.stderr)
 	}
 }

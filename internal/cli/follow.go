@@ -43,6 +43,49 @@ type operation struct {
 	kind    string // deploy | rollback
 	service string
 	what    string // e.g. "web v2", "web to v1"
+	// wait queues the operation behind one that holds the service
+	// (--wait) instead of failing with exit code 5.
+	wait bool
+}
+
+// Queueing with --wait retries a refused start with a growing pause.
+const (
+	queueFirstPause = 100 * time.Millisecond
+	queueMaxPause   = time.Second
+)
+
+// startQueued calls start and, with o.wait, calls it again while the
+// server answers that another operation holds the service, saying once
+// what it waits for. It gives up when ctx ends (--timeout, Ctrl-C) with
+// the last refusal.
+func (a *app) startQueued(ctx context.Context, c *api.Client, o operation,
+	start func(context.Context, *api.Client) (string, error)) (string, error) {
+	pause := queueFirstPause
+	for said := false; ; said = true {
+		op, err := start(ctx, c)
+		if err == nil || !o.wait || !errors.Is(err, deploy.ErrBusy) || ctx.Err() != nil {
+			return op, err
+		}
+		if !said {
+			fmt.Fprintf(a.stderr, "Waiting to start the %s of %s: %v\n", o.kind, o.what, busyText(err))
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("gave up waiting (%v): %w", context.Cause(ctx), err)
+		case <-t.C:
+		}
+		pause = min(2*pause, queueMaxPause)
+	}
+}
+
+// busyText is the server's reason for a refusal, without the error code.
+func busyText(err error) string {
+	if ae, ok := errors.AsType[*api.Error](err); ok {
+		return ae.Message
+	}
+	return err.Error()
 }
 
 // startAndFollow starts an operation with start and, unless detach is set,
@@ -62,7 +105,7 @@ func (a *app) startAndFollow(ctx context.Context, o operation, detach bool, time
 		waitCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
-	op, err := start(waitCtx, c)
+	op, err := a.startQueued(waitCtx, c, o, start)
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,12 @@ func (a *app) renderStatus(w io.Writer, all []deploy.ServiceStatus, detail bool)
 		return err
 	}
 	for _, s := range all {
+		for _, r := range s.Retiring {
+			fmt.Fprintf(w, "%s: %s retiring in the background (%d instance(s), %s), stopped by %s at the latest\n",
+				s.Name, r.Version, len(r.Instances), dash(r.Reason), r.By.In(a.loc).Format(time.TimeOnly))
+		}
+	}
+	for _, s := range all {
 		if s.Canary != nil {
 			fmt.Fprintln(w)
 			renderCanary(w, s)
@@ -215,23 +221,31 @@ func renderInstances(w io.Writer, s deploy.ServiceStatus) {
 		role string
 		rel  *deploy.ReleaseStatus
 	}{{"active", s.Active}, {"candidate", s.Candidate}, {"standby", s.Standby}} {
-		if r.rel == nil {
-			continue
-		}
-		for _, in := range r.rel.Instances {
-			pid := "-"
-			if in.PID > 0 {
-				pid = strconv.Itoa(in.PID)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.role, r.rel.Version, in.ID, in.Addr, pid,
-				yesNo(in.Healthy), in.InFlight, dash(in.LogPath))
-			rows++
-		}
+		rows += renderRole(tw, r.role, r.rel)
+	}
+	for _, r := range s.Retiring {
+		rows += renderRole(tw, "retiring", &r.ReleaseStatus)
 	}
 	if rows == 0 {
 		fmt.Fprintln(tw, "  (no instances)")
 	}
 	_ = tw.flush(w)
+}
+
+// renderRole prints the instances of one release and returns how many.
+func renderRole(tw *table, role string, rel *deploy.ReleaseStatus) int {
+	if rel == nil {
+		return 0
+	}
+	for _, in := range rel.Instances {
+		pid := "-"
+		if in.PID > 0 {
+			pid = strconv.Itoa(in.PID)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", role, rel.Version, in.ID, in.Addr, pid,
+			yesNo(in.Healthy), in.InFlight, dash(in.LogPath))
+	}
+	return len(rel.Instances)
 }
 
 func yesNo(b bool) string {

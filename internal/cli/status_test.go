@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/deploy"
 )
@@ -51,4 +52,28 @@ func TestStatusNoServices(t *testing.T) {
 	if r := h.run(t, "status"); r.stdout != "No services configured.\n" || r.code != ExitOK {
 		t.Fatalf("got %+v", r)
 	}
+}
+
+// TestStatusRetiringGolden: a release stopping in the background shows
+// under the table and among the instances, with its deadline.
+func TestStatusRetiringGolden(t *testing.T) {
+	since := testNow.Add(-time.Hour)
+	svc := deploy.ServiceStatus{
+		Name: "web", Strategy: "switch", Runtime: "process",
+		Active: &deploy.ReleaseStatus{Version: "v3", Since: since, Instances: []deploy.InstanceStatus{
+			instance("web-v3-a1", "127.0.0.1:8082", 4300, true, 1),
+		}},
+		Retiring: []deploy.RetiringStatus{{
+			ReleaseStatus: deploy.ReleaseStatus{Version: "v1", Since: testNow.Add(-2 * time.Second), Instances: []deploy.InstanceStatus{
+				instance("web-v1-c3", "127.0.0.1:8080", 4100, false, 0),
+			}},
+			Reason: "promoted by user", By: testNow.Add(38 * time.Second),
+		}},
+	}
+	h := newHarness(t, svc)
+	r := h.run(t, "status", "web")
+	if r.code != ExitOK || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	golden(t, "status_retiring", r.stdout)
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/metrics"
@@ -68,6 +69,85 @@ type Controller struct {
 	services map[string]*service
 	bad      map[string]error // services whose stored state is unreadable
 	closed   bool
+	// restored and started record that Restore and Start ran; operations
+	// are refused until Start has.
+	restored, started bool
+	// swept is closed when the sweep Start runs in the background (stored
+	// services no longer configured, orphan instances) has ended.
+	swept chan struct{}
+
+	// opGate orders starting operations with Suspend: begin holds it for
+	// reading from its check until the operation is registered.
+	opGate sync.RWMutex
+	// suspended is set while the controller hands over to a successor
+	// process: nothing is started or written.
+	suspended atomic.Bool
+}
+
+// ErrSuspended reports a write refused while the controller is suspended
+// for a handover to a successor process.
+var ErrSuspended = errors.New("controller suspended for a handover to a new cutover process")
+
+// Suspend stops the controller changing anything, for a handover of the
+// state to a successor process (an upgrade): operations and reloads are
+// refused with ErrBusy, and once Suspend returns no state is written
+// (background retirements stop recording; the successor resumes them from
+// the record). It fails with ErrBusy, saying what holds it, while an
+// operation runs. Unsuspend ends it.
+func (c *Controller) Suspend() error {
+	c.opGate.Lock()
+	c.mu.Lock()
+	svcs := c.serviceList()
+	c.mu.Unlock()
+	for _, s := range svcs {
+		s.mu.Lock()
+		op := s.op
+		var err error
+		if op != nil {
+			err = op.busyError()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			c.opGate.Unlock()
+			return fmt.Errorf("an upgrade waits for running operations to end: %w", err)
+		}
+	}
+	c.suspended.Store(true)
+	c.opGate.Unlock()
+	// Writes under way end; later ones see the flag.
+	for _, s := range svcs {
+		s.wmu.Lock()
+		s.wmu.Unlock()
+	}
+	return nil
+}
+
+// Unsuspend ends a suspension whose handover failed: it reads the
+// recorded state again (the failed successor may have changed it), serves
+// it, resumes the recorded retirements and accepts operations again. The
+// store must be writable again (its lock taken back).
+func (c *Controller) Unsuspend(ctx context.Context) error {
+	states, _, err := c.opts.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	c.mu.Lock()
+	svcs := c.serviceList()
+	c.mu.Unlock()
+	for _, s := range svcs {
+		if st, ok := states[s.name]; ok && st.Generation != s.state().Generation {
+			s.mu.Lock()
+			s.st = st
+			s.mu.Unlock()
+			s.serveRecorded(ctx)
+			s.armStandby()
+		}
+	}
+	c.suspended.Store(false)
+	for _, s := range svcs {
+		s.resumeRetirements()
+	}
+	return nil
 }
 
 // New validates opts and returns a controller; call Start to recover state.
@@ -98,6 +178,7 @@ func New(opts Options) (*Controller, error) {
 		cfg:      opts.Config,
 		services: map[string]*service{},
 		bad:      map[string]error{},
+		swept:    make(chan struct{}),
 	}, nil
 }
 
@@ -353,6 +434,9 @@ type ReloadOptions struct {
 // with ErrLiveRemoval (naming the services) unless opts.AllowRemove is set;
 // nothing changes then.
 func (c *Controller) Reload(ctx context.Context, cfg *config.Config, opts ReloadOptions) error {
+	if c.suspended.Load() {
+		return fmt.Errorf("%w: cutover is handing over to a new process (an upgrade); reload once it serves", ErrBusy)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -26,6 +26,9 @@ type fakeAgent struct {
 	routeErr func(spec proxy.ServiceSpec) error
 	// onRoute, when set, sees every table before it is published.
 	onRoute func(spec proxy.ServiceSpec)
+	// stopGate, when set, holds the stop of the versions it returns a
+	// channel for until that channel is closed (an app slow to stop).
+	stopGate func(version string) <-chan struct{}
 
 	mu       sync.Mutex
 	started  map[string]int // version → instances started
@@ -63,7 +66,16 @@ func (a *fakeAgent) Start(_ context.Context, spec runtime.StartSpec) (runtime.In
 	return in, nil
 }
 
-func (a *fakeAgent) Stop(_ context.Context, in runtime.Instance, _ time.Duration) error {
+func (a *fakeAgent) Stop(ctx context.Context, in runtime.Instance, _ time.Duration) error {
+	if a.stopGate != nil {
+		if gate := a.stopGate(in.Version); gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.running, in.ID)

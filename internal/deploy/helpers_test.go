@@ -122,3 +122,24 @@ func stored(t *testing.T, st store.Store) store.ServiceState {
 	}
 	return s
 }
+
+// settle waits until the sweep Start runs in the background has ended and
+// no retirement is recorded any more.
+func settle(t *testing.T, c *Controller) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case <-c.swept:
+	case <-ctx.Done():
+		t.Fatal("the startup sweep did not end")
+	}
+	c.mu.Lock()
+	svcs := c.serviceList()
+	c.mu.Unlock()
+	for _, s := range svcs {
+		if err := s.awaitRetired(ctx, retiringIDs(s.state())); err != nil {
+			t.Fatalf("retirements of %s did not end: %v (%+v)", s.name, err, s.state().Retiring)
+		}
+	}
+}

@@ -36,6 +36,13 @@ func portsInUse(st store.ServiceState) map[int]bool {
 			}
 		}
 	}
+	for _, r := range st.Retiring {
+		for _, in := range r.Instances {
+			if in.Port != 0 {
+				used[in.Port] = true
+			}
+		}
+	}
 	return used
 }
 
@@ -46,10 +53,9 @@ func (s *service) startInstances(ctx context.Context, op *opRun, version string,
 	sc := s.config()
 	started := make([]runtime.Instance, 0, n)
 	for i := range n {
-		st := s.state()
 		port := 0
 		if sc.Runtime != config.RuntimeStatic || (len(targets) == 0 && (sc.Static == nil || len(sc.Static.Targets[version]) == 0)) {
-			p, err := runtime.PickPort(sc.PortPool(), portsInUse(st), sc.Host)
+			p, err := s.pickPort(ctx, op)
 			if err != nil {
 				s.stopInstances(ctx, op, started, "start failed")
 				return nil, err
@@ -78,6 +84,25 @@ func (s *service) startInstances(ctx context.Context, op *opRun, version string,
 		op.info("start", "started %s on %s%s", id, inst.Addr, pidNote(inst))
 	}
 	return started, nil
+}
+
+// pickPort picks a free port of the pool for a new instance, waiting for
+// retiring instances to stop when they hold the only free ones.
+func (s *service) pickPort(ctx context.Context, op *opRun) (int, error) {
+	sc := s.config()
+	for {
+		p, err := runtime.PickPort(sc.PortPool(), portsInUse(s.state()), sc.Host)
+		if !errors.Is(err, runtime.ErrNoFreePort) {
+			return p, err
+		}
+		waited, werr := s.awaitRetiringPort(ctx, op)
+		if werr != nil {
+			return 0, fmt.Errorf("%w (%v)", err, werr)
+		}
+		if !waited {
+			return 0, err
+		}
+	}
 }
 
 func pidNote(in runtime.Instance) string {

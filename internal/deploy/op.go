@@ -48,6 +48,45 @@ type opRun struct {
 	// onEnd, when set, runs once the operation finished: recorded in the
 	// history and the service free for the next one.
 	onEnd func()
+	// doing and until say what the op does now and when it is expected to
+	// end at the latest (zero: no bound is known), for the message that
+	// refuses a conflicting request. Guarded by svc.mu.
+	doing string
+	until time.Time
+	// done is closed once the op has finished.
+	done chan struct{}
+}
+
+// shortOpWait bounds how long a new operation waits for a retire (which
+// only records the standby's retirement) to end before it is refused.
+const shortOpWait = 5 * time.Second
+
+// expect records what op does now and by when it should end (zero: no
+// known bound).
+func (o *opRun) expect(doing string, until time.Time) {
+	o.svc.mu.Lock()
+	o.doing, o.until = doing, until
+	o.svc.mu.Unlock()
+}
+
+// busyError is the refusal of a request that conflicts with op: what
+// holds the service, and for how long it is expected to. The caller holds
+// svc.mu.
+func (o *opRun) busyError() error {
+	s := o.svc
+	what := fmt.Sprintf("%s of %s (op %s) is running since %s", o.kind, o.version, o.id, o.start.Format(time.TimeOnly))
+	if o.doing != "" {
+		what += ": " + o.doing
+	}
+	switch left := time.Until(o.until); {
+	case o.until.IsZero():
+		what += "; it has no fixed end"
+	case left > 0:
+		what += fmt.Sprintf("; expected to end by %s (in %s)", o.until.Format(time.TimeOnly), left.Round(time.Second))
+	default:
+		what += fmt.Sprintf("; expected to have ended by %s", o.until.Format(time.TimeOnly))
+	}
+	return fmt.Errorf("%w: service %s: %s; queue behind it with --wait, or run `cutover abort %s`", ErrBusy, s.name, what, s.name)
 }
 
 // result is how an operation ended.
@@ -89,20 +128,51 @@ func (o *opRun) timed(step string, since time.Time) time.Duration {
 // background work of the controller from here on, so Close waits for it;
 // the caller must hand it to run.
 func (s *service) begin(kind store.OpKind, version string) (*opRun, context.Context, error) {
+	return s.beginOp(kind, version, false)
+}
+
+// beginOp is begin; resuming registers an operation that recovery takes up
+// again while the controller is starting (resumeFleet).
+func (s *service) beginOp(kind store.OpKind, version string, resuming bool) (*opRun, context.Context, error) {
 	if !s.c.addBackground() {
 		return nil, nil, fmt.Errorf("%w: service %s: controller is shutting down", ErrBusy, s.name)
 	}
+	s.c.opGate.RLock()
+	defer s.c.opGate.RUnlock()
+	s.c.mu.Lock()
+	started := s.c.started
+	s.c.mu.Unlock()
+	switch {
+	case !started && !resuming:
+		s.c.wg.Done()
+		return nil, nil, fmt.Errorf("%w: service %s: cutover is starting (recovering its recorded state); try again in a moment", ErrBusy, s.name)
+	case s.c.suspended.Load():
+		s.c.wg.Done()
+		return nil, nil, fmt.Errorf("%w: service %s: cutover is handing over to a new process (an upgrade); try again in a moment", ErrBusy, s.name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if cur := s.op; cur != nil && cur.kind == store.OpRetire {
+		// A retire only hands the standby to its retirement, which goes
+		// on in the background: wait for it rather than refuse.
+		s.mu.Unlock()
+		t := time.NewTimer(shortOpWait)
+		select {
+		case <-cur.done:
+		case <-t.C:
+		}
+		t.Stop()
+		s.mu.Lock()
+	}
 	if s.op != nil {
 		s.c.wg.Done()
-		return nil, nil, fmt.Errorf("%w: service %s: %s of %s (op %s) is running since %s; wait for it to end, or run `cutover abort %s`",
-			ErrBusy, s.name, s.op.kind, s.op.version, s.op.id, s.op.start.Format(time.TimeOnly), s.name)
+		return nil, nil, s.op.busyError()
 	}
 	ctx, cancel := context.WithCancelCause(s.c.ctx)
 	op := &opRun{
 		id: newID("op-"), kind: kind, version: version, start: time.Now(), svc: s,
 		cancel: cancel, ctrl: make(chan ctrlMsg, 8), steps: map[string]time.Duration{},
+		done: make(chan struct{}),
 	}
 	if s.st.Active != nil {
 		op.from = s.st.Active.Version
@@ -145,6 +215,7 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 		s.op = nil
 	}
 	s.mu.Unlock()
+	close(op.done)
 	ev := Event{
 		Time: time.Now(), Service: s.name, OpID: op.id, Type: EventDone, Step: "done",
 		Message: doneMessage(op, res), Elapsed: time.Since(op.start), Outcome: res.outcome, Output: res.output,
@@ -222,6 +293,14 @@ func (s *service) startDeploy(req DeployRequest) (string, error) {
 	}
 	op.emit(EventStep, "accepted", fmt.Sprintf("deploy %s of %s (%s strategy)", req.Version, s.name, strategy),
 		map[string]any{"strategy": strategy, "from": op.from})
+	switch strategy {
+	case config.StrategySwitch:
+		op.expect("starting and gating "+req.Version, op.start.Add(sc.DeployTimeout.D()+req.watch()))
+	case config.StrategyRolling:
+		op.expect("rolling out "+req.Version+" batch by batch", time.Time{})
+	default:
+		op.expect("canary of "+req.Version+": it ends when its steps pass, it is promoted or aborted", time.Time{})
+	}
 	var body func(context.Context, *opRun) result
 	switch strategy {
 	case config.StrategyCanary:

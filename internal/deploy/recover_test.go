@@ -40,6 +40,7 @@ func recoverFrom(t *testing.T, cfg *config.Config, rec store.ServiceState, runni
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, c)
 	return c, agent, st
 }
 
@@ -65,15 +66,15 @@ func TestRecoverFromEachPhase(t *testing.T) {
 		reason          string
 	}{
 		{phase: store.PhaseStarting,
-			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), Op: op(store.OpDeploy, "v2", store.PhaseStarting, n1)},
+			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), StandbyUntil: time.Now().Add(time.Hour), Op: op(store.OpDeploy, "v2", store.PhaseStarting, n1)},
 			running: []runtime.Instance{a1, s1, n1}, stopped: []runtime.Instance{n1},
 			routed: "v1", standby: "v0", outcome: store.OutcomeFailed, reason: "during starting; traffic unchanged"},
 		{phase: store.PhaseGating,
-			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), Op: op(store.OpDeploy, "v2", store.PhaseGating, n1)},
+			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), StandbyUntil: time.Now().Add(time.Hour), Op: op(store.OpDeploy, "v2", store.PhaseGating, n1)},
 			running: []runtime.Instance{a1, s1, n1}, stopped: []runtime.Instance{n1},
 			routed: "v1", standby: "v0", outcome: store.OutcomeFailed, reason: "during gating; traffic unchanged"},
 		{phase: store.PhaseSwitching, // a rollback recorded, the switch back not yet
-			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), Op: op(store.OpRollback, "v0", store.PhaseSwitching)},
+			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), StandbyUntil: time.Now().Add(time.Hour), Op: op(store.OpRollback, "v0", store.PhaseSwitching)},
 			running: []runtime.Instance{a1, s1},
 			routed:  "v1", standby: "v0", outcome: store.OutcomeFailed, reason: "during switching; traffic unchanged"},
 		{phase: store.PhaseCanary,
@@ -90,7 +91,7 @@ func TestRecoverFromEachPhase(t *testing.T) {
 			running: []runtime.Instance{a1, s1}, stopped: []runtime.Instance{a1},
 			routed: "v0", outcome: store.OutcomeDeployed, reason: "the switch had been recorded"},
 		{phase: store.PhaseUndoing,
-			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), Op: op(store.OpDeploy, "v2", store.PhaseUndoing, n1)},
+			rec:     store.ServiceState{Active: rel("v1", a1), Standby: rel("v0", s1), StandbyUntil: time.Now().Add(time.Hour), Op: op(store.OpDeploy, "v2", store.PhaseUndoing, n1)},
 			running: []runtime.Instance{a1, s1, n1}, stopped: []runtime.Instance{n1},
 			routed: "v1", standby: "v0", outcome: store.OutcomeFailed, reason: "during undoing; traffic unchanged"},
 	} {

@@ -29,6 +29,11 @@ func (s *service) startRollback(req RollbackRequest, why string) (string, error)
 		how = "to the warm standby"
 	}
 	op.emit(EventStep, "accepted", fmt.Sprintf("rollback of %s to %s %s (%s)", s.name, target, how, why), nil)
+	if fast {
+		op.expect("switching back to the standby "+target, time.Now().Add(standbyGateTimeout+s.config().DeployTimeout.D()))
+	} else {
+		op.expect("starting and gating "+target, time.Now().Add(s.config().DeployTimeout.D()))
+	}
 	s.run(op, ctx, "switch", func(ctx context.Context, op *opRun) result {
 		if fast {
 			if err := s.recordOp(ctx, op, store.PhaseSwitching); err != nil {
@@ -94,9 +99,13 @@ func (s *service) rollbackToStandby(ctx context.Context, op *opRun, why string) 
 			return fmt.Errorf("standby %s is not healthy: %w", in.ID, err)
 		}
 	}
-	var bad *store.Release
+	var retire store.Retirement
 	_, took, err := s.commitRoute(ctx, func(st *store.ServiceState) {
-		bad = cloneRelease(st.Active)
+		retire = store.Retirement{}
+		if st.Active != nil && len(st.Active.Instances) > 0 {
+			retire = retirement(st.Active.Version, st.Active.Instances, "rolled back", true)
+			st.Retiring = append(st.Retiring, retire)
+		}
 		st.Active = cloneRelease(st.Standby)
 		st.Active.Since = time.Now()
 		st.Standby = nil
@@ -115,9 +124,9 @@ func (s *service) rollbackToStandby(ctx context.Context, op *opRun, why string) 
 	op.steps["switch"] += took
 	op.emit(EventStep, "rollback", fmt.Sprintf("traffic switched back to %s in %s (%s)", sb.Version, took, why),
 		map[string]any{"switch_us": took.Microseconds()})
-	if bad != nil {
-		s.drainAll(ctx, op, bad.Instances)
-		s.stopInstances(ctx, op, bad.Instances, "rolled back")
+	if retire.Version != "" {
+		op.info("retire", "%s is drained and stopped in the background", retire.Version)
+		s.startRetirement(retire)
 	}
 	return nil
 }

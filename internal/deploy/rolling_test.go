@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -88,10 +89,15 @@ func TestRollingBounds(t *testing.T) {
 				if st.Active == nil || st.Active.Version != "v2" || len(st.Active.Instances) != tc.n || st.Candidate != nil {
 					t.Fatalf("after the update: %+v", st)
 				}
-				running := agent.runningOf()
 				warm := 0
 				if st.Standby != nil {
 					warm = len(st.Standby.Instances)
+				}
+				// Replaced instances beyond the standby retire in the
+				// background: wait for them to stop.
+				running := agent.runningOf()
+				for end := time.Now().Add(10 * time.Second); running["v1"] > warm && time.Now().Before(end); running = agent.runningOf() {
+					time.Sleep(10 * time.Millisecond)
 				}
 				if running["v2"] != tc.n || running["v1"] != warm {
 					t.Errorf("running %v, want %d of v2 and the %d of v1 on standby", running, tc.n, warm)

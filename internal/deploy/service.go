@@ -35,8 +35,17 @@ type service struct {
 	op           *opRun
 	standbyTimer *time.Timer
 	// restore names the version to bring back after a rolling update
-	// that a restart interrupted (set and read only during Start).
-	restore string
+	// that a restart interrupted, once the instances it had started and
+	// not yet routed (restoreWait) are stopped. Set and read only during
+	// Start.
+	restore     string
+	restoreWait map[string]bool
+	// retired is closed (and cleared) when a retirement ends.
+	retired chan struct{}
+	// watching are the instances serveRecorded watches already.
+	watching map[string]bool
+	// retiringNow are the instances a retirement of this process stops.
+	retiringNow map[string]bool
 }
 
 func newService(c *Controller, sc *config.Service) *service {
@@ -81,6 +90,9 @@ func (s *service) persistSeq(ctx context.Context, mutate func(*store.ServiceStat
 // is held only to copy it and to replace it, not during the write.
 func (s *service) writeSeq(ctx context.Context, mutate func(*store.ServiceState), checked bool) (store.ServiceState, error) {
 	cur := s.state()
+	if s.c.suspended.Load() {
+		return cur, fmt.Errorf("persist state of %s: %w", s.name, ErrSuspended)
+	}
 	next := cloneState(cur)
 	mutate(&next)
 	if checked {
@@ -136,6 +148,13 @@ func cloneState(st store.ServiceState) store.ServiceState {
 	c.Candidate = cloneRelease(st.Candidate)
 	c.Standby = cloneRelease(st.Standby)
 	c.Versions = append([]string(nil), st.Versions...)
+	if st.Retiring != nil {
+		c.Retiring = make([]store.Retirement, len(st.Retiring))
+		for i, r := range st.Retiring {
+			r.Instances = append([]runtime.Instance(nil), r.Instances...)
+			c.Retiring[i] = r
+		}
+	}
 	if st.Op != nil {
 		op := *st.Op
 		op.Started = append([]runtime.Instance(nil), st.Op.Started...)
@@ -243,6 +262,14 @@ func (s *service) status() ServiceStatus {
 	out.Active = s.releaseStatus(st.Active)
 	out.Candidate = s.releaseStatus(st.Candidate)
 	out.Standby = s.releaseStatus(st.Standby)
+	for _, r := range st.Retiring {
+		rs := s.releaseStatus(&store.Release{Version: r.Version, Instances: r.Instances, Since: r.Since})
+		by := r.Since.Add(sc.StopGrace.D())
+		if r.Drain {
+			by = by.Add(sc.DrainTimeout.D())
+		}
+		out.Retiring = append(out.Retiring, RetiringStatus{ReleaseStatus: *rs, Reason: r.Reason, By: by})
+	}
 	if st.Op != nil {
 		out.Weight = st.Op.Weight
 	}

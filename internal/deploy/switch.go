@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/proxy"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -140,7 +143,7 @@ func prependVersion(l []string, v string) []string {
 func (s *service) afterSwitch(ctx context.Context, op *opRun, req DeployRequest, old *store.Release, env hookEnv) result {
 	sc := s.config()
 	if old != nil {
-		s.drainAll(ctx, op, old.Instances)
+		s.drainLater(op, old.Instances)
 	}
 	if err := s.runHook(context.WithoutCancel(ctx), op, "post_switch", sc.Hooks.PostSwitch, env); err != nil {
 		op.warn("hook", "%v", err)
@@ -155,6 +158,7 @@ func (s *service) afterSwitch(ctx context.Context, op *opRun, req DeployRequest,
 	}
 	op.acceptsPromote.Store(true)
 	if watch > 0 {
+		op.expect("watching "+req.Version+" after the switch", time.Now().Add(watch))
 		op.emit(EventStep, "watch", fmt.Sprintf("watching %s for %s; %s stays warm for an instant rollback", req.Version, watch, old.Version), nil)
 		t := time.NewTimer(watch)
 		defer t.Stop()
@@ -243,6 +247,7 @@ func (s *service) startRetireStandby(why string) error {
 		return err
 	}
 	op.emit(EventStep, "retire", fmt.Sprintf("retiring standby %s: %s", st.Standby.Version, why), nil)
+	op.expect("handing the standby to its retirement", time.Now().Add(5*time.Second))
 	s.run(op, ctx, "", func(ctx context.Context, op *opRun) result {
 		s.retireStandby(ctx, op, why)
 		return result{outcome: store.OutcomeDeployed}
@@ -250,21 +255,72 @@ func (s *service) startRetireStandby(why string) error {
 	return nil
 }
 
-// retireStandby stops the standby release (already drained when it stopped
-// receiving traffic) and forgets it.
+// retireStandby ends the standby window: the standby release leaves its
+// role, recorded as retiring, and is drained and stopped in the background
+// (the post_retire hook runs once it is stopped), so the operation does not
+// wait for its stop grace.
 func (s *service) retireStandby(ctx context.Context, op *opRun, why string) {
-	sb := cloneRelease(s.state().Standby)
-	if sb == nil {
+	s.mu.Lock()
+	if s.standbyTimer != nil {
+		s.standbyTimer.Stop()
+		s.standbyTimer = nil
+	}
+	s.mu.Unlock()
+	var r store.Retirement
+	if _, err := s.persist(ctx, func(st *store.ServiceState) {
+		r = store.Retirement{}
+		if st.Standby == nil {
+			return
+		}
+		r = retirement(st.Standby.Version, st.Standby.Instances, why, true)
+		r.PostRetire = true
+		st.Retiring = append(st.Retiring, r)
+		st.Standby = nil
+		st.StandbyUntil = time.Time{}
+	}); err != nil {
+		s.c.log.Error("retire standby", "service", s.name, "err", err)
 		return
 	}
-	start := time.Now()
-	s.stopStandby(ctx, op, why)
-	s.forgetMetrics(sb.Version)
-	if op != nil {
-		op.timed("retire", start)
+	if r.Version == "" {
+		return
 	}
-	sc := s.config()
-	_ = s.runHook(context.WithoutCancel(ctx), opOrNop(op, s), "post_retire", sc.Hooks.PostRetire, hookEnv{version: sb.Version})
+	if op != nil {
+		op.info("retire", "%s retires in the background (%s): drained, then stopped within its %s stop grace",
+			r.Version, why, s.config().StopGrace.D())
+	}
+	s.startRetirement(r)
+}
+
+// drainLater drains insts, now off the routing table, in the background:
+// the operation does not wait for their long requests.
+func (s *service) drainLater(op *opRun, insts []runtime.Instance) {
+	if len(insts) == 0 {
+		return
+	}
+	timeout := s.config().DrainTimeout.D()
+	op.info("drain", "draining %d instance(s) of %s in the background (drain timeout %s)", len(insts), insts[0].Version, timeout)
+	s.c.goBackground(func() {
+		start := time.Now()
+		var wg sync.WaitGroup
+		var cut atomic.Int64
+		for _, in := range insts {
+			wg.Go(func() {
+				res, err := s.c.opts.Agent.Drain(s.c.ctx, in.ID, timeout)
+				if err != nil && !errors.Is(err, proxy.ErrDrainCanceled) && !errors.Is(err, proxy.ErrUnknownTarget) && s.c.ctx.Err() == nil {
+					s.c.log.Warn("drain", "service", s.name, "instance", in.ID, "err", err)
+				}
+				cut.Add(int64(res.Cut))
+			})
+		}
+		wg.Wait()
+		if n := cut.Load(); n > 0 {
+			s.c.log.Warn("drained; requests still running at the drain timeout were ended", "service", s.name,
+				"version", insts[0].Version, "cut", n, "timeout", timeout)
+			return
+		}
+		s.c.log.Info("drained", "service", s.name, "version", insts[0].Version, "instances", len(insts),
+			"elapsed", time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // stopStandby stops the standby release (already drained when it stopped

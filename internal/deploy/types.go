@@ -109,6 +109,15 @@ type ReleaseStatus struct {
 	Instances []InstanceStatus `json:"instances"`
 }
 
+// RetiringStatus is a release being retired as shown by status: its
+// instances still running, since when, why, and by when they are stopped
+// at the latest (the drain timeout, when drained, plus the stop grace).
+type RetiringStatus struct {
+	ReleaseStatus
+	Reason string    `json:"reason,omitempty"`
+	By     time.Time `json:"by"`
+}
+
 // Comparison is the live canary analysis as shown by status.
 type Comparison struct {
 	Baseline metrics.Stats `json:"-"`
@@ -132,6 +141,9 @@ type ServiceStatus struct {
 	StandbyUntil time.Time        `json:"standby_until,omitzero"`
 	Op           *store.Operation `json:"op,omitempty"`
 	Canary       *Comparison      `json:"canary,omitempty"`
+	// Retiring lists releases being drained and stopped in the
+	// background; they hold no operation, so deploys go on meanwhile.
+	Retiring []RetiringStatus `json:"retiring,omitempty"`
 	// Error reports a service whose stored state could not be read.
 	Error string `json:"error,omitempty"`
 }

@@ -54,7 +54,9 @@ func TestDockerDeployRollbackUnderLoad(t *testing.T) {
 	if v := d.version(); v != "v1" {
 		t.Errorf("after rollback the proxy serves %s\n%s", v, r.stdout)
 	}
-	// A rollback retires the version it leaves at once.
+	// A rollback retires the version it leaves at once, in the background
+	// (drained, then stopped).
+	waitFor(t, "v2 to be retired", 30*time.Second, func() bool { return len(d.containers()["v2"]) == 0 })
 	d.wantRunning("v1 live again", map[string]int{"v1": 1})
 
 	d.mustCLI("deploy", "api", "v2")

@@ -131,6 +131,20 @@ func (e *env) start() {
 // startArgs is start with extra arguments for cutover serve.
 func (e *env) startArgs(extra ...string) {
 	e.t.Helper()
+	ready := e.launch(extra...)
+	select {
+	case <-ready:
+	case err := <-e.done:
+		e.t.Fatalf("cutover serve exited early: %v\n%s", err, e.logs)
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("cutover serve did not become ready\n%s", e.logs)
+	}
+}
+
+// launch starts cutover serve with extra arguments and returns at once
+// with a channel closed on its "cutover serving" log line.
+func (e *env) launch(extra ...string) <-chan struct{} {
+	e.t.Helper()
 	e.logs, e.stdout = &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, append([]string{"serve", "-c", e.cfg}, extra...)...)
 	if len(e.extraEnv) > 0 {
@@ -157,13 +171,7 @@ func (e *env) startArgs(extra ...string) {
 		}
 		io.Copy(io.Discard, pr)
 	}()
-	select {
-	case <-ready:
-	case err := <-e.done:
-		e.t.Fatalf("cutover serve exited early: %v\n%s", err, e.logs)
-	case <-time.After(30 * time.Second):
-		e.t.Fatalf("cutover serve did not become ready\n%s", e.logs)
-	}
+	return ready
 }
 
 // kill9 kills cutover serve with SIGKILL (app instances survive).

@@ -41,8 +41,9 @@ func TestKill9BeforeSwitch(t *testing.T) {
 	if len(hist) == 0 || hist[0]["outcome"] != "failed" || !strings.Contains(hist[0]["reason"].(string), "restart") {
 		t.Errorf("newest history record %v, want the interrupted deploy as failed", hist)
 	}
-	// The service is usable again.
-	e.mustCLI("deploy", "shop", "v3")
+	// The service is usable again (once the fleet has settled the
+	// interrupted deploy: --wait queues behind it).
+	e.mustCLI("deploy", "shop", "v3", "--wait", "--timeout", "1m")
 	if v := e.version(); v != "v3" {
 		t.Errorf("serving %s, want v3", v)
 	}

@@ -9,6 +9,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -42,13 +44,14 @@ type Options struct {
 // Load is a running or finished traffic generator. Its methods are safe for
 // concurrent use.
 type Load struct {
-	opts   Options
-	total  atomic.Int64
-	failed atomic.Int64
-	mu     sync.Mutex
-	per    map[string]int64
-	errs   map[string]int
-	slow   map[string]int64 // version → completed slow requests
+	opts    Options
+	total   atomic.Int64
+	failed  atomic.Int64
+	refused atomic.Int64
+	mu      sync.Mutex
+	per     map[string]int64
+	errs    map[string]int
+	slow    map[string]int64 // version → completed slow requests
 }
 
 // New returns a Load; call Run to send traffic.
@@ -130,6 +133,9 @@ func (l *Load) one(ctx context.Context, c *http.Client, path string, post, slow 
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			l.refused.Add(1)
+		}
 		l.fail(err.Error())
 		return
 	}
@@ -180,6 +186,10 @@ func (l *Load) Totals() (total, failed int64, perVersion map[string]int64, errs 
 	}
 	return l.total.Load(), l.failed.Load(), per, errs
 }
+
+// Refused returns how many of the failed requests found no listener (the
+// connection was refused).
+func (l *Load) Refused() int64 { return l.refused.Load() }
 
 // Slow returns completed slow requests per version.
 func (l *Load) Slow() map[string]int64 {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,7 @@ type clientListener struct {
 
 	mu        sync.Mutex
 	live      int
+	h2live    int // live connections carrying HTTP/2
 	peak      int
 	idle      clientConn // sentinel of the idle list, oldest first
 	freeTimer *time.Timer
@@ -61,6 +63,8 @@ type clientConn struct {
 	guard      *framingGuard // nil when not guarded
 	secure     bool          // TLS is terminated below the guard
 	prev, next *clientConn   // idle list links; nil when not idle
+	idleSince  time.Time     // when it joined the idle list
+	h2         atomic.Bool   // it carries HTTP/2 (counted in t.h2live)
 	closeOnce  sync.Once
 }
 
@@ -122,6 +126,7 @@ func (t *clientListener) ConnState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateIdle:
 		if tc.next == nil {
+			tc.idleSince = time.Now()
 			tc.prev, tc.next = t.idle.prev, &t.idle
 			t.idle.prev.next = tc
 			t.idle.prev = tc
@@ -158,9 +163,49 @@ func (t *clientListener) Idle() int {
 	return n
 }
 
-// Close closes the listener and stops the pending memory release.
+// markH2 records that tc carries HTTP/2.
+func (tc *clientConn) markH2() {
+	if tc.h2.CompareAndSwap(false, true) {
+		tc.t.mu.Lock()
+		tc.t.h2live++
+		tc.t.mu.Unlock()
+	}
+}
+
+// OpenHTTP1 returns the number of open connections that do not carry
+// HTTP/2.
+func (t *clientListener) OpenHTTP1() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.live - t.h2live
+}
+
+// closeIdleSince closes the connections idle since before (or longer)
+// and returns how many it closed.
+func (t *clientListener) closeIdleSince(before time.Time) int {
+	var victims []*clientConn
+	t.mu.Lock()
+	for c := t.idle.next; c != &t.idle && !c.idleSince.After(before); c = c.next {
+		victims = append(victims, c)
+	}
+	for _, c := range victims {
+		t.unlinkLocked(c)
+	}
+	t.mu.Unlock()
+	for _, c := range victims {
+		c.Close()
+	}
+	return len(victims)
+}
+
+// Close closes the listener and stops the pending memory release. Closing
+// it again does nothing.
 func (t *clientListener) Close() error {
 	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
 	t.closed = true
 	if t.freeTimer != nil {
 		t.freeTimer.Stop()
@@ -176,6 +221,9 @@ func (t *clientListener) released(tc *clientConn) {
 	defer t.mu.Unlock()
 	t.unlinkLocked(tc)
 	t.live--
+	if tc.h2.Load() {
+		t.h2live--
+	}
 	if t.peak >= freeMinPeak && t.live <= t.peak/2 && t.freeTimer == nil && !t.closed {
 		t.freeTimer = time.AfterFunc(freeDelay, t.freeMemory)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,11 @@ type ServerOptions struct {
 	// HTTPSAddr is the TLS listener; it serves HTTP/1.1 and HTTP/2 and
 	// requires CertFile and KeyFile. Empty disables it.
 	HTTPSAddr string
+	// HTTPListener and HTTPSListener, if set, are served instead of
+	// binding HTTPAddr and HTTPSAddr (which still enable them): sockets
+	// opened early, inherited from a previous process or from systemd.
+	// The Server owns them from Start on.
+	HTTPListener, HTTPSListener net.Listener
 	// CertFile and KeyFile name the PEM certificate chain and key for HTTPS.
 	CertFile, KeyFile string
 	// GetCertificate, if set, supplies the HTTPS certificate at each
@@ -68,6 +74,10 @@ type Server struct {
 	plain  *http.Server
 	secure *http.Server
 	tlsCfg *tls.Config
+
+	// draining is set once Drain began: responses then end their
+	// connection.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	started bool
@@ -140,7 +150,7 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 
 func (s *Server) newHTTPServer(h http.Handler, protocols *http.Protocols) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           s.endWhenDraining(h),
 		Protocols:         protocols,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
@@ -167,14 +177,21 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	var lc net.ListenConfig
 	if s.plain != nil {
-		ln, err := lc.Listen(ctx, "tcp", s.opts.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("listen http %s: %w", s.opts.HTTPAddr, err)
+		ln := s.opts.HTTPListener
+		if ln == nil {
+			var err error
+			if ln, err = lc.Listen(ctx, "tcp", s.opts.HTTPAddr); err != nil {
+				return fmt.Errorf("listen http %s: %w", s.opts.HTTPAddr, err)
+			}
 		}
 		s.httpLn = ln
 	}
 	if s.secure != nil {
-		ln, err := lc.Listen(ctx, "tcp", s.opts.HTTPSAddr)
+		ln := s.opts.HTTPSListener
+		var err error
+		if ln == nil {
+			ln, err = lc.Listen(ctx, "tcp", s.opts.HTTPSAddr)
+		}
 		if err != nil {
 			if s.httpLn != nil {
 				s.httpLn.Close()
@@ -206,10 +223,18 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 	go func() {
 		defer s.wg.Done()
 		err := srv.Serve(tr)
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !s.draining.Load() {
 			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
+}
+
+// Sockets returns the listening sockets as bound (plain, TLS; nil when
+// not listening), for a successor process to take over.
+func (s *Server) Sockets() (plain, secure net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpLn, s.httpsLn
 }
 
 // HTTPAddr returns the bound plain listener address, or nil.

@@ -20,6 +20,7 @@ type options struct {
 	latency         time.Duration
 	crashAfter      time.Duration
 	exitImmediately bool
+	ignoreSIGTERM   bool
 }
 
 // parseOptions reads args. --version falls back to $CUTOVER_VERSION then "v1";
@@ -50,6 +51,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.latency, "latency", 0, "latency added to each response")
 	fs.DurationVar(&o.crashAfter, "crash-after", 0, "exit with code 1 after serving this long")
 	fs.BoolVar(&o.exitImmediately, "exit-immediately", false, "exit with code 3 at once, like a broken build")
+	fs.BoolVar(&o.ignoreSIGTERM, "ignore-sigterm", false, "ignore SIGTERM, like an app that only a SIGKILL stops")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

@@ -38,6 +38,9 @@ func Main(args []string) int {
 	return run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 }
 
+// ignoreSIGTERM makes the process ignore SIGTERM (--ignore-sigterm).
+var ignoreSIGTERM = func() { signal.Ignore(syscall.SIGTERM) }
+
 // run is Main with its surroundings passed in: cancelling ctx is the
 // graceful stop signal.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -52,6 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if opts.exitImmediately {
 		fmt.Fprintln(stderr, "sample-app: exiting with code 3 at once as asked by --exit-immediately")
 		return 3
+	}
+	if opts.ignoreSIGTERM {
+		ignoreSIGTERM()
+		fmt.Fprintln(stderr, "sample-app: ignoring SIGTERM as asked by --ignore-sigterm")
 	}
 	if !sleep(ctx, opts.startDelay) {
 		return 0

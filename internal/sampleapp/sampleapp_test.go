@@ -506,3 +506,39 @@ func TestMainSIGTERM(t *testing.T) {
 		t.Fatalf("stdout after start = %q, want a shutdown line", rest)
 	}
 }
+
+// TestMainIgnoreSIGTERM: with --ignore-sigterm the app serves on after
+// SIGTERM; only SIGKILL ends it.
+func TestMainIgnoreSIGTERM(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "--port", "0", "--version", "v5", "--ignore-sigterm")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr, ok := strings.Cut(strings.TrimSpace(line), "sample-app v5 listening on ")
+	if !ok {
+		t.Fatalf("listening line = %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// A request sent after the signal is answered: the signal changed nothing.
+	if status, rep := postInFlight(t, addr, "ab", "cd")(); status != 200 || rep.Version != "v5" {
+		t.Fatalf("POST after SIGTERM = %d %+v", status, rep)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("exit status 0 after SIGKILL")
+	}
+}

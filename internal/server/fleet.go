@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
@@ -64,9 +65,12 @@ func startFleet(ctx context.Context, cfg *config.Config, st coord.Store, ctl *de
 // through the fleet; the rest goes to the local controller.
 type fleetBackend struct {
 	*backend
-	agent *fleet.Agent
-	local bool // the local backend: a fleet of one
+	members *atomic.Pointer[fleet.Agent] // this host's member; replaced when an upgrade fails
+	local   bool                         // the local backend: a fleet of one
 }
+
+// agent returns this host's fleet member.
+func (b *fleetBackend) agent() *fleet.Agent { return b.members.Load() }
 
 // Deploy implements api.Backend: a switch deploy goes through the fleet's
 // commit; canary and rolling run on this host (fleet of one) under the
@@ -93,7 +97,7 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 			return "", fmt.Errorf("%w: watch %q: give a duration such as 30s", deploy.ErrInvalid, req.Watch)
 		}
 	}
-	return b.agent.Deploy(ctx, fleet.DeployRequest{
+	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindDeploy, Service: req.Service, Version: req.Version, Strategy: strategy,
 		Force: req.Force, Targets: req.Targets, Watch: min(watch, sc.StandbyDuration()), AllowLost: req.AllowLost,
 		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Batch: req.Batch,
@@ -103,7 +107,7 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 // localOp runs a canary or rolling update of a fleet of one on this host's
 // controller, under the fleet's lock.
 func (b *fleetBackend) localOp(ctx context.Context, service, strategy string, start func() (string, error)) (string, error) {
-	return b.agent.RunLocal(ctx, service, start, func(id string) error {
+	return b.agent().RunLocal(ctx, service, start, func(id string) error {
 		return b.Controller.WaitOp(context.WithoutCancel(ctx), service, id)
 	})
 }
@@ -118,7 +122,7 @@ func (b *fleetBackend) Rollback(ctx context.Context, req deploy.RollbackRequest)
 	if sc.Strategy == config.StrategyRolling && b.local {
 		return b.localOp(ctx, req.Service, sc.Strategy, func() (string, error) { return b.Controller.Rollback(ctx, req) })
 	}
-	return b.agent.Deploy(ctx, fleet.DeployRequest{
+	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindRollback, Service: req.Service, Version: req.To, Strategy: config.StrategySwitch,
 		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Reason: "requested by user",
 	})
@@ -130,7 +134,7 @@ func (b *fleetBackend) Promote(ctx context.Context, service string) error {
 	if b.Controller.CanaryRunning(service) {
 		return b.Controller.Promote(ctx, service)
 	}
-	return b.agent.Promote(ctx, service)
+	return b.agent().Promote(ctx, service)
 }
 
 // Pause implements api.Backend: a canary of this host's controller, else
@@ -139,7 +143,7 @@ func (b *fleetBackend) Pause(ctx context.Context, service string) error {
 	if b.local || b.Controller.CanaryRunning(service) {
 		return b.Controller.Pause(ctx, service)
 	}
-	return b.agent.Pause(ctx, service)
+	return b.agent().Pause(ctx, service)
 }
 
 // Resume implements api.Backend.
@@ -147,7 +151,7 @@ func (b *fleetBackend) Resume(ctx context.Context, service string) error {
 	if b.local || b.Controller.CanaryRunning(service) {
 		return b.Controller.Resume(ctx, service)
 	}
-	return b.agent.Resume(ctx, service)
+	return b.agent().Resume(ctx, service)
 }
 
 // SetWeight implements api.Backend.
@@ -155,7 +159,7 @@ func (b *fleetBackend) SetWeight(ctx context.Context, service string, percent fl
 	if b.local || b.Controller.CanaryRunning(service) {
 		return b.Controller.SetWeight(ctx, service, percent)
 	}
-	return b.agent.SetWeight(ctx, service, percent)
+	return b.agent().SetWeight(ctx, service, percent)
 }
 
 // History implements api.Backend: in a fleet of many, the fleet's
@@ -165,23 +169,25 @@ func (b *fleetBackend) History(ctx context.Context, service string, limit int) (
 	if b.local {
 		return b.Controller.History(ctx, service, limit)
 	}
-	return b.agent.History(ctx, service, limit)
+	return b.agent().History(ctx, service, limit)
 }
 
 // Abort implements api.Backend.
 func (b *fleetBackend) Abort(ctx context.Context, service string) error {
-	if err := b.agent.Abort(ctx, service); err == nil {
+	if err := b.agent().Abort(ctx, service); err == nil {
 		return nil
 	}
 	return b.Controller.Abort(ctx, service)
 }
 
 // Fleet implements api.FleetBackend.
-func (b *fleetBackend) Fleet(ctx context.Context) (fleet.Status, error) { return b.agent.Status(), nil }
+func (b *fleetBackend) Fleet(ctx context.Context) (fleet.Status, error) {
+	return b.agent().Status(), nil
+}
 
 // RemoveHost implements api.FleetBackend.
 func (b *fleetBackend) RemoveHost(ctx context.Context, name string) error {
-	return b.agent.Remove(name)
+	return b.agent().Remove(name)
 }
 
 // fleetRollback rolls the fleet back after this host saw its active version

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/handover"
 	"github.com/cutover-dev/cutover/internal/proxy"
 )
 
@@ -33,11 +34,27 @@ type listeners struct {
 	watching      sync.WaitGroup
 }
 
-// startListeners binds the listeners of l and starts serving h on them.
-func startListeners(ctx context.Context, h http.Handler, l config.Listen, log *slog.Logger) (*listeners, error) {
+// publicSockets are the public listening sockets, opened before anything
+// else (nil: bind at start).
+type publicSockets struct {
+	http, https net.Listener
+}
+
+// close closes the sockets.
+func (p publicSockets) close() {
+	for _, ln := range []net.Listener{p.http, p.https} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// startListeners starts serving h on the listeners of l: the sockets
+// given, else newly bound ones.
+func startListeners(ctx context.Context, h http.Handler, l config.Listen, log *slog.Logger, socks publicSockets) (*listeners, error) {
 	ls := &listeners{h: h, log: log, cfg: l}
 	ls.watchCtx, ls.stop = context.WithCancel(context.WithoutCancel(ctx))
-	p, err := ls.prepare(ctx, l)
+	p, err := ls.prepare(ctx, l, socks)
 	if err != nil {
 		ls.stop()
 		return nil, err
@@ -57,8 +74,9 @@ type listenPlan struct {
 	cert          func()        // installs the re-read certificate in the existing holder
 }
 
-// newServer builds one proxy.Server for a single address.
-func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, certs *certHolder) (*proxy.Server, error) {
+// newServer builds one proxy.Server for a single address, serving ln when
+// it is not nil.
+func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, certs *certHolder, ln net.Listener) (*proxy.Server, error) {
 	opts := proxy.ServerOptions{
 		HTTPAddr: httpAddr, HTTPSAddr: httpsAddr,
 		ReadHeaderTimeout: l.ReadHeaderTimeout.D(), IdleTimeout: l.IdleTimeout.D(),
@@ -69,13 +87,17 @@ func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, cert
 	}
 	if httpsAddr != "" {
 		opts.GetCertificate = certs.GetCertificate
+		opts.HTTPSListener = ln
+	} else {
+		opts.HTTPListener = ln
 	}
 	return proxy.NewServer(ls.h, opts)
 }
 
-// prepare binds the listeners that l adds or moves and re-reads the TLS
-// certificate. Nothing that serves now changes until commit.
-func (ls *listeners) prepare(ctx context.Context, l config.Listen) (p *listenPlan, err error) {
+// prepare binds the listeners that l adds or moves (using socks, the
+// first time) and re-reads the TLS certificate. Nothing that serves now
+// changes until commit.
+func (ls *listeners) prepare(ctx context.Context, l config.Listen, socks publicSockets) (p *listenPlan, err error) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	p = &listenPlan{ls: ls, to: l}
@@ -101,7 +123,7 @@ func (ls *listeners) prepare(ctx context.Context, l config.Listen) (p *listenPla
 		}
 	}
 	if l.HTTP != "" && (first || l.HTTP != ls.cfg.HTTP) {
-		if p.plain, err = ls.newServer(l, l.HTTP, "", nil); err != nil {
+		if p.plain, err = ls.newServer(l, l.HTTP, "", nil, socks.http); err != nil {
 			return p, err
 		}
 		if err = p.plain.Start(ctx); err != nil {
@@ -109,7 +131,7 @@ func (ls *listeners) prepare(ctx context.Context, l config.Listen) (p *listenPla
 		}
 	}
 	if l.HTTPS != "" && (first || l.HTTPS != ls.cfg.HTTPS) {
-		if p.secure, err = ls.newServer(l, "", l.HTTPS, certs); err != nil {
+		if p.secure, err = ls.newServer(l, "", l.HTTPS, certs, socks.https); err != nil {
 			return p, err
 		}
 		if err = p.secure.Start(ctx); err != nil {
@@ -164,9 +186,7 @@ func (p *listenPlan) commit() {
 			defer ls.draining.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			if err := old.Shutdown(ctx); err != nil {
-				_ = old.Close()
-			}
+			_ = old.Drain(ctx)
 		}()
 	}
 }
@@ -175,7 +195,7 @@ func (p *listenPlan) commit() {
 // between binding the new listeners and retiring the old ones, and an error
 // from it undoes the change.
 func (ls *listeners) reload(ctx context.Context, l config.Listen, apply func() error) error {
-	p, err := ls.prepare(ctx, l)
+	p, err := ls.prepare(ctx, l, publicSockets{})
 	if err != nil {
 		return err
 	}
@@ -200,6 +220,26 @@ func (ls *listeners) servers() []*proxy.Server {
 	return out
 }
 
+// sockets returns the listening sockets serving now by name ("http",
+// "https") with their configured addresses, for a successor process to
+// take over.
+func (ls *listeners) sockets() map[string]handover.Socket {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	out := map[string]handover.Socket{}
+	if ls.plain != nil {
+		if ln, _ := ls.plain.Sockets(); ln != nil {
+			out["http"] = handover.Socket{Listener: ln, Addr: ls.cfg.HTTP}
+		}
+	}
+	if ls.secure != nil {
+		if _, ln := ls.secure.Sockets(); ln != nil {
+			out["https"] = handover.Socket{Listener: ln, Addr: ls.cfg.HTTPS}
+		}
+	}
+	return out
+}
+
 // httpAddr and httpsAddr return the bound addresses, or nil.
 func (ls *listeners) httpAddr() net.Addr {
 	ls.mu.Lock()
@@ -219,14 +259,19 @@ func (ls *listeners) httpsAddr() net.Addr {
 	return ls.secure.HTTPSAddr()
 }
 
-// shutdown stops accepting, finishes in-flight requests (until ctx ends)
-// and waits for listeners retired by reloads.
+// shutdown stops accepting and drains the connections (see
+// proxy.Server.Drain: in-flight requests finish, keep-alive connections
+// end without failing a request) until ctx ends, and waits for listeners
+// retired by reloads.
 func (ls *listeners) shutdown(ctx context.Context) error {
 	ls.stop()
-	var errs []error
-	for _, s := range ls.servers() {
-		errs = append(errs, s.Shutdown(ctx))
+	var wg sync.WaitGroup
+	servers := ls.servers()
+	errs := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Go(func() { errs[i] = s.Drain(ctx) })
 	}
+	wg.Wait()
 	ls.draining.Wait()
 	ls.watching.Wait()
 	return errors.Join(errs...)

@@ -139,7 +139,7 @@ func TestFollowFile(t *testing.T) {
 
 func TestMetricsListenerServesOnlyMetrics(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "cutover_requests_total 1\n") })
-	m, err := startMetrics("127.0.0.1:0", h, slog.New(slog.DiscardHandler))
+	m, err := startMetrics("127.0.0.1:0", h, slog.New(slog.DiscardHandler), bindOnly)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ type metricsListener struct {
 // startMetrics binds addr and serves h at /metrics in the background. A
 // non-loopback address is logged at warn level: the metrics name services
 // and versions, and anyone who can reach the port may read them.
-func startMetrics(addr string, h http.Handler, log *slog.Logger) (*metricsListener, error) {
-	ln, err := net.Listen("tcp", addr)
+func startMetrics(addr string, h http.Handler, log *slog.Logger, listen listenFunc) (*metricsListener, error) {
+	ln, err := listen("metrics", "tcp", addr, func() (net.Listener, error) { return net.Listen("tcp", addr) })
 	if err != nil {
 		return nil, fmt.Errorf("listen on metrics.listen %s: %w", addr, err)
 	}

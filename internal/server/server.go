@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/fleet"
+	"github.com/cutover-dev/cutover/internal/handover"
 	"github.com/cutover-dev/cutover/internal/health"
 	"github.com/cutover-dev/cutover/internal/hostagent"
 	"github.com/cutover-dev/cutover/internal/metrics"
@@ -44,6 +47,11 @@ type Options struct {
 	// Ready, if not nil, receives the running Server once listeners and the
 	// admin API are up.
 	Ready chan<- *Server
+	// Sockets, if set, hands out the listening sockets (taken over from
+	// the previous process of an upgrade or from systemd) and makes
+	// `cutover upgrade` and SIGUSR2 possible. Nil binds every socket and
+	// refuses upgrades.
+	Sockets *handover.Sockets
 }
 
 // SocketRecord is the file in the state dir where a running server records
@@ -70,6 +78,10 @@ type Server struct {
 	MetricsAddr string
 }
 
+// processStart is when this process started (package initialisation),
+// the origin of the time to serve that start logs.
+var processStart = time.Now()
+
 // Run serves until ctx is done, then stops accepting, finishes in-flight
 // requests and returns; app instances keep running and are re-adopted by
 // the next Run. SIGHUP re-reads the config file like the admin API's
@@ -78,6 +90,13 @@ type Server struct {
 // moved listeners before closing the old ones, re-reads the TLS
 // certificate (which is also re-read whenever its files change) and logs
 // the changed keys that need a restart.
+//
+// Run serves from its first moments: it opens the public listeners before
+// anything else and serves the recorded routing table at once (instances
+// routed before a crash are routed again and re-checked in the
+// background); only then does it take the state directory's lock, recover
+// interrupted operations (stopping their leftovers in the background), join
+// the fleet and open the admin API.
 func Run(ctx context.Context, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
@@ -100,7 +119,24 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state_dir %s: %w", cfg.StateDir, err)
 	}
-	st, err := store.OpenLocal(filepath.Join(cfg.StateDir, "state"))
+	listen, wait := listenFunc(bindOnly), time.Duration(0)
+	if opts.Sockets != nil {
+		listen = opts.Sockets.Listen
+		if opts.Sockets.Inherited() {
+			wait = takeOverWait
+		}
+	}
+	socks, err := openPublic(ctx, cfg.Listen, listen)
+	if err != nil {
+		return err
+	}
+	owned := false // the listeners own socks once they serve them
+	defer func() {
+		if !owned {
+			socks.close()
+		}
+	}()
+	st, err := store.OpenLocalUnlocked(filepath.Join(cfg.StateDir, "state"))
 	if err != nil {
 		return err
 	}
@@ -149,35 +185,41 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer agent.Close()
-	var member *fleet.Agent
-	var memberRef atomic.Pointer[fleet.Agent] // set once the fleet is joined, read by health callbacks
+	var members atomic.Pointer[fleet.Agent] // this host's fleet member, once joined; read by health callbacks
 	ctl, err = deploy.New(deploy.Options{Config: cfg, Store: st, Agent: agent, Metrics: reg, Logger: log,
-		HostName: cfg.Cluster.Name, OnActiveUnhealthy: func(service, reason string) { fleetRollback(memberRef.Load(), service, reason, log) }})
+		HostName: cfg.Cluster.Name, OnActiveUnhealthy: func(service, reason string) { fleetRollback(members.Load(), service, reason, log) }})
 	if err != nil {
 		return err
 	}
 	close(ready)
 	defer ctl.Close()
+
+	// Serve the recorded routing first; everything else comes after.
+	if err := ctl.Restore(ctx); err != nil {
+		return err
+	}
+	gate := newReadyGate(cfg.Cluster.Name)
+	px.SetReserved(fleet.ReadyPath, gate)
+	lns, err := startListeners(ctx, px, cfg.Listen, log, socks)
+	if err != nil {
+		return err
+	}
+	owned = true
+	defer lns.close()
+	log.Info("serving the recorded routing", "since_start", time.Since(processStart).Round(time.Microsecond))
+
+	cp := &controlPlane{cfg: cfg, log: log, st: st, ctl: ctl, gate: gate, members: &members, wait: wait}
+	if err := cp.lock(ctx); err != nil {
+		return err
+	}
 	if err := ctl.Start(ctx); err != nil {
 		return err
 	}
-	cst, err := openCoord(ctx, cfg, log)
-	if err != nil {
+	if err := cp.join(ctx); err != nil {
 		return err
 	}
-	defer cst.Close()
-	if member, err = startFleet(ctx, cfg, cst, ctl, log); err != nil {
-		return err
-	}
-	defer member.Close()
-	memberRef.Store(member)
-	px.SetReserved(fleet.ReadyPath, member.ReadyHandler())
-
-	lns, err := startListeners(ctx, px, cfg.Listen, log)
-	if err != nil {
-		return err
-	}
-	defer lns.close()
+	defer cp.close()
+	member := members.Load()
 
 	var token string
 	if cfg.Admin.TCP != "" {
@@ -188,13 +230,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(reg.Collector())
 	metricsHandler := promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
-	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log}
+	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log, upgrades: make(chan upgradeReq)}
 	be.instanceLogs = instanceLogs{store: st, rts: rts, services: be.services}
 	adm, err := api.NewServer(api.Options{
-		Backend: &fleetBackend{backend: be, agent: member, local: cfg.Cluster.Backend == config.ClusterLocal},
+		Backend: &fleetBackend{backend: be, members: &members, local: cfg.Cluster.Backend == config.ClusterLocal},
 		Logger:  log, Socket: cfg.Admin.Socket, SocketGroup: cfg.Admin.SocketGroup, TCP: cfg.Admin.TCP, Token: token,
 		TLSCert: cfg.Admin.TLS.Cert, TLSKey: cfg.Admin.TLS.Key,
-		Metrics: metricsHandler,
+		Metrics: metricsHandler, Listen: listen,
 	})
 	if err != nil {
 		return err
@@ -203,22 +245,36 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	defer adm.Close()
+	handedOver := false
 	record := filepath.Join(cfg.StateDir, SocketRecord)
 	if err := os.WriteFile(record, []byte(adm.SocketPath()+"\n"), 0o600); err != nil {
 		log.Warn("record the admin socket path", "file", record, "err", err)
 	}
-	defer os.Remove(record)
+	defer func() {
+		if !handedOver {
+			os.Remove(record)
+		}
+	}()
 
 	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm, Fleet: member}
+	var ml *metricsListener
 	if cfg.Metrics.Listen != "" {
-		ml, err := startMetrics(cfg.Metrics.Listen, metricsHandler, log)
-		if err != nil {
+		if ml, err = startMetrics(cfg.Metrics.Listen, metricsHandler, log, listen); err != nil {
 			return err
 		}
 		defer ml.close()
 		running.MetricsAddr = ml.addr()
 	}
-	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend}
+	up := &upgrader{sockets: opts.Sockets, cp: cp, log: log, current: func() map[string]handover.Socket {
+		m := lns.sockets()
+		maps.Copy(m, withAddrs(adm.Sockets(), adm.SocketAddrs()))
+		if ml != nil {
+			m["metrics"] = handover.Socket{Listener: ml.ln, Addr: cfg.Metrics.Listen}
+		}
+		return m
+	}}
+	attrs := []any{"admin_socket", adm.SocketPath(), "host", member.Name(), "cluster", cfg.Cluster.Backend,
+		"since_start", time.Since(processStart).Round(time.Microsecond), "pid", os.Getpid()}
 	if a := lns.httpAddr(); a != nil {
 		running.HTTPAddr = a.String()
 		attrs = append(attrs, "http", running.HTTPAddr)
@@ -233,6 +289,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if running.MetricsAddr != "" {
 		attrs = append(attrs, "metrics", running.MetricsAddr)
 	}
+	if opts.Sockets != nil {
+		if err := opts.Sockets.Ready(); err != nil {
+			return err
+		}
+	}
 	log.Info("cutover serving", attrs...)
 	if opts.Ready != nil {
 		opts.Ready <- running
@@ -241,7 +302,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	for {
+		var req upgradeReq
 		select {
 		case <-hup:
 			if cfg.Path == "" {
@@ -249,6 +314,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 				continue
 			}
 			_, _ = be.Reload(ctx, deploy.ReloadOptions{}) // logs its outcome
+			continue
+		case <-usr2:
+			req = upgradeReq{start: time.Now(), done: make(chan upgradeResp, 1)}
+		case req = <-be.upgrades:
 		case <-ctx.Done():
 			log.Info("shutting down: finishing in-flight requests; app instances keep running")
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -259,7 +328,55 @@ func Run(ctx context.Context, opts Options) (err error) {
 			px.CloseIdleConnections()
 			return nil
 		}
+		res, err := up.run(ctx, req.binary, req.start)
+		req.done <- upgradeResp{res: res, err: err}
+		if err != nil {
+			continue
+		}
+		// The successor serves: stop accepting, let the connections end,
+		// exit. App instances keep running; the successor owns them.
+		handedOver = true
+		drainStart := time.Now()
+		adm.Handover()
+		_ = adm.Close()
+		if ml != nil {
+			ml.close()
+		}
+		adminDone := time.Since(drainStart)
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := lns.shutdown(sctx); err != nil {
+			log.Warn("drain after the handover", "err", err)
+		}
+		px.CloseIdleConnections()
+		log.Info("handed over; exiting", "successor", res.PID, "admin_closed_in", adminDone.Round(time.Millisecond),
+			"drained_in", time.Since(drainStart).Round(time.Millisecond))
+		return nil
 	}
+}
+
+// openPublic opens the public listening sockets before anything else, so
+// that connections wait in their queues instead of being refused while
+// cutover starts.
+func openPublic(ctx context.Context, l config.Listen, listen listenFunc) (publicSockets, error) {
+	var socks publicSockets
+	var lc net.ListenConfig
+	if l.HTTP != "" {
+		ln, err := listen("http", "tcp", l.HTTP, func() (net.Listener, error) { return lc.Listen(ctx, "tcp", l.HTTP) })
+		if err != nil {
+			return socks, fmt.Errorf("listen http %s: %w", l.HTTP, err)
+		}
+		socks.http = ln
+	}
+	if l.HTTPS != "" {
+		ln, err := listen("https", "tcp", l.HTTPS, func() (net.Listener, error) { return lc.Listen(ctx, "tcp", l.HTTPS) })
+		if err != nil {
+			socks.close()
+			return publicSockets{}, fmt.Errorf("listen https %s: %w", l.HTTPS, err)
+		}
+		socks.https = ln
+	}
+	return socks, nil
 }
 
 // backend adapts the controller to the admin API: Reload re-reads the
@@ -270,6 +387,7 @@ type backend struct {
 	instanceLogs // implements api.LogBackend
 	listeners    *listeners
 	log          *slog.Logger
+	upgrades     chan upgradeReq // to the main loop, which runs upgrades
 
 	mu  sync.Mutex
 	cfg *config.Config // in effect: see config.Effective

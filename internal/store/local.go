@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // File modes of the local backend's directories and files.
@@ -42,6 +43,23 @@ var _ Store = (*Local)(nil)
 // lock and removes temporary files a crash left behind. It fails with an
 // error wrapping ErrLocked, naming dir, when another store holds the lock.
 func OpenLocal(dir string) (*Local, error) {
+	l, err := OpenLocalUnlocked(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.tryLock(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// OpenLocalUnlocked opens (creating if needed) the state directory dir
+// without taking its lock: Load, Get and History work at once, so that a
+// restarted or upgraded cutover serves the recorded state while the
+// previous process still holds the lock; writes fail with an error
+// wrapping ErrLocked until Lock has taken it. Every file is replaced by
+// rename, so each entry read is whole.
+func OpenLocalUnlocked(dir string) (*Local, error) {
 	l := &Local{
 		dir:      dir,
 		services: filepath.Join(dir, "services"),
@@ -52,16 +70,79 @@ func OpenLocal(dir string) (*Local, error) {
 			return nil, fmt.Errorf("open state dir: %w", err)
 		}
 	}
-	lock, err := lockDir(filepath.Join(dir, "lock"), dir)
-	if err != nil {
-		return nil, err
+	return l, nil
+}
+
+// lockPoll is how often Lock tries again while another process holds the
+// lock.
+const lockPoll = 10 * time.Millisecond
+
+// Lock takes the directory's lock for a store opened with
+// OpenLocalUnlocked, waiting while another process holds it until ctx
+// ends, then removes temporary files a crash left behind. It does nothing
+// when the lock is held already.
+func (l *Local) Lock(ctx context.Context) error {
+	tick := time.NewTicker(lockPoll)
+	defer tick.Stop()
+	for {
+		err := l.tryLock()
+		if !errors.Is(err, ErrLocked) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-tick.C:
+		}
 	}
-	l.lock = lock
+}
+
+// Unlock releases the directory's lock for a successor process and keeps
+// the store open for reading: writes fail with an error wrapping ErrLocked
+// until Lock takes it again. It does nothing when the lock is not held.
+func (l *Local) Unlock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return nil
+	}
+	err := l.lock.unlock()
+	l.lock = nil
+	return err
+}
+
+// tryLock takes the lock without waiting.
+func (l *Local) tryLock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.lock != nil {
+		return nil
+	}
+	lock, err := lockDir(filepath.Join(l.dir, "lock"), l.dir)
+	if err != nil {
+		return err
+	}
 	if err := removeTempFiles(l.services); err != nil {
 		_ = lock.unlock()
-		return nil, fmt.Errorf("clean state dir: %w", err)
+		return fmt.Errorf("clean state dir: %w", err)
 	}
-	return l, nil
+	l.lock = lock
+	return nil
+}
+
+// writable reports an error unless l is open and holds its lock; the
+// caller holds mu.
+func (l *Local) writable() error {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.lock == nil:
+		return fmt.Errorf("%w: %s: the store was opened without its lock and has not taken it yet", ErrLocked, l.dir)
+	}
+	return nil
 }
 
 // Dir returns the state directory.
@@ -159,8 +240,8 @@ func (l *Local) Put(ctx context.Context, s ServiceState) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.writable(); err != nil {
+		return err
 	}
 	var stored uint64
 	cur, err := l.read(s.Name)
@@ -191,8 +272,8 @@ func (l *Local) Delete(ctx context.Context, name string) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.writable(); err != nil {
+		return err
 	}
 	err := os.Remove(l.statePath(name))
 	if errors.Is(err, os.ErrNotExist) {
@@ -212,5 +293,8 @@ func (l *Local) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.lock == nil {
+		return nil
+	}
 	return l.lock.unlock()
 }

@@ -33,8 +33,8 @@ func (l *Local) AppendHistory(ctx context.Context, rec HistoryRecord) error {
 	line = append(line, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.writable(); err != nil {
+		return err
 	}
 	if err := appendLine(l.history, rec.Service+".jsonl", line); err != nil {
 		return fmt.Errorf("append history of %s: %w", rec.Service, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/store"
 	"github.com/cutover-dev/cutover/internal/store/storetest"
@@ -250,4 +251,69 @@ func TestLocalFilesArePrivateJSON(t *testing.T) {
 	if !strings.Contains(string(data), `"generation": 1`) || !strings.HasSuffix(string(data), "}\n") {
 		t.Errorf("state file is not readable JSON:\n%s", data)
 	}
+}
+
+// TestLocalUnlockedWhileLocked: a store opened without its lock reads the
+// recorded state, retirements included, while another store holds the
+// lock, refuses writes, and takes the lock once the holder closes.
+func TestLocalUnlockedWhileLocked(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	holder, err := store.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.State("a", 1)
+	st.Retiring = []store.Retirement{{Version: "v0", Reason: "promoted by user", Drain: true}}
+	if err := holder.Put(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	next, err := store.OpenLocalUnlocked(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = next.Close() })
+	states, bad, err := next.Load(ctx)
+	if err != nil || len(bad) != 0 || len(states) != 1 {
+		t.Fatalf("Load = %v, bad %v, %v; want a", states, bad, err)
+	}
+	if got := states["a"].Retiring; len(got) != 1 || got[0].Version != "v0" || !got[0].Drain {
+		t.Errorf("retiring read back as %+v", got)
+	}
+	st.Generation = 2
+	if err := next.Put(ctx, st); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Put before Lock = %v, want ErrLocked", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := next.Lock(short); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Lock while held = %v, want ErrLocked once ctx ends", err)
+	}
+	locked := make(chan error, 1)
+	go func() { locked <- next.Lock(ctx) }()
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-locked; err != nil {
+		t.Fatalf("Lock after the holder closed: %v", err)
+	}
+	if err := next.Put(ctx, st); err != nil {
+		t.Errorf("Put after Lock: %v", err)
+	}
+	// Unlock hands the directory on and keeps reading.
+	if err := next.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.OpenLocal(dir)
+	if err != nil {
+		t.Fatalf("OpenLocal after Unlock: %v", err)
+	}
+	if got, err := next.Get(ctx, "a"); err != nil || got.Generation != 2 {
+		t.Errorf("Get after Unlock = %+v, %v", got, err)
+	}
+	st.Generation = 3
+	if err := next.Put(ctx, st); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Put after Unlock = %v, want ErrLocked", err)
+	}
+	_ = other.Close()
 }

@@ -96,6 +96,29 @@ type ServiceState struct {
 	Op *Operation `json:"op,omitempty"`
 	// Versions lists previously active versions, newest first (for rollback without standby).
 	Versions []string `json:"versions,omitempty"`
+	// Retiring lists instances taken out of service that are being
+	// drained and stopped in the background. They are recorded until they
+	// are stopped, so that a restart finishes stopping them and never
+	// takes them for orphans.
+	Retiring []Retirement `json:"retiring,omitempty"`
+}
+
+// Retirement is a group of instances of one version being retired: taken
+// out of routing, drained (when Drain is set) and stopped, in the
+// background, without holding the service's operation.
+type Retirement struct {
+	Version   string             `json:"version"`
+	Instances []runtime.Instance `json:"instances"`
+	// Since is when the retirement began.
+	Since time.Time `json:"since"`
+	// Reason says why the instances are retired ("promoted by user").
+	Reason string `json:"reason,omitempty"`
+	// Drain is set when the instances may still have requests in flight:
+	// they are drained before they are stopped.
+	Drain bool `json:"drain,omitempty"`
+	// PostRetire is set when the service's post_retire hook runs once the
+	// instances are stopped (a retired standby).
+	PostRetire bool `json:"post_retire,omitempty"`
 }
 
 // OpKind is what an operation does. Its values are persisted (in the

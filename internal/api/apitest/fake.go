@@ -31,6 +31,7 @@ type Fake struct {
 	services []deploy.ServiceStatus
 	history  map[string][]store.HistoryRecord
 	errs     map[string]error
+	errTimes map[string]int // calls left that errs fails; 0: every call
 	scripts  map[string][]deploy.Event
 	ops      map[string][]deploy.Event
 	subs     map[*subscriber]struct{}
@@ -58,6 +59,7 @@ func NewFake(services ...deploy.ServiceStatus) *Fake {
 		services: services,
 		history:  map[string][]store.HistoryRecord{},
 		errs:     map[string]error{},
+		errTimes: map[string]int{},
 		scripts:  map[string][]deploy.Event{},
 		ops:      map[string][]deploy.Event{},
 		subs:     map[*subscriber]struct{}{},
@@ -78,6 +80,16 @@ func (f *Fake) FailWith(method string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.errs[method] = err
+	delete(f.errTimes, method)
+}
+
+// FailTimes makes the next n calls of the Backend method named method
+// return err; later calls succeed again.
+func (f *Fake) FailTimes(method string, err error, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs[method] = err
+	f.errTimes[method] = n
 }
 
 // Script sets the events published when Deploy or Rollback (kind "deploy"
@@ -157,6 +169,14 @@ func (f *Fake) removeLocked(s *subscriber) {
 func (f *Fake) record(method, service string, arg any) error {
 	f.calls = append(f.calls, Call{Method: method, Service: service, Arg: arg})
 	if err := f.errs[method]; err != nil {
+		if n, counted := f.errTimes[method]; counted {
+			if n <= 1 {
+				delete(f.errs, method)
+				delete(f.errTimes, method)
+			} else {
+				f.errTimes[method] = n - 1
+			}
+		}
 		return err
 	}
 	if service != "" && !f.knownLocked(service) {
