@@ -20,6 +20,8 @@ type slogCore struct {
 var quiet = []string{
 	// cutover serves clients on loopback only.
 	"Running http and grpc server on single port. This is not recommended for production.",
+	// cutover uses no etcd authentication (peers may use TLS).
+	"simple token is not cryptographically signed",
 }
 
 func (c *slogCore) logger() *slog.Logger {
