@@ -199,6 +199,10 @@ func (a *app) clusterStore(ctx context.Context, endpoint string) (*etcdstore.Sto
 
 // clusterErr gives an unreachable or leaderless cluster exit code 4.
 func clusterErr(err error) error {
+	if err != nil && strings.Contains(err.Error(), "unhealthy cluster") {
+		return &exitError{code: ExitRefused, err: fmt.Errorf("%w: etcd changes the members only while every member has been connected for 5 seconds; "+
+			"start the members that are down (or remove them), wait a few seconds and retry", err)}
+	}
 	if errors.Is(err, coord.ErrUnavailable) {
 		return &exitError{code: ExitUnreachable, err: fmt.Errorf("%w (is cutover serve running on this host, and does the cluster have a quorum?)", err)}
 	}

@@ -189,7 +189,8 @@ func checkHosts(s HostsSummary) error {
 // writeHostConfigs writes one cutover.yaml per host. The service block is
 // the same on every host (the fleet refuses a host whose config differs),
 // but for its ports; the app reads its extra flags per version and host
-// from the flags directory, which is how one host gets a bad version.
+// from the flags directory (a file setting FLAGS), which is how one host
+// gets a bad version.
 func writeHostConfigs(dir, self string, n int, etcd *etcdProcess) ([]*demoHost, error) {
 	// Per host: public, 3 app ports (active, standby, new), etcd client, etcd peer.
 	const perHost = 6
@@ -204,7 +205,8 @@ func writeHostConfigs(dir, self string, n int, etcd *etcdProcess) ([]*demoHost, 
 	for i := range n {
 		fmt.Fprintf(&members, "    h%d: \"http://127.0.0.1:%d\"\n", i+1, ports[perHost*i+5])
 	}
-	script := fmt.Sprintf(`exec "$0" sample-app --version "$1" --port "$2" --start-delay 300ms $(cat %q/flags/"$1"-"$%s" 2>/dev/null)`, dir, hostEnv)
+	// Shell builtins only: the demo needs nothing in PATH.
+	script := fmt.Sprintf(`f=%q/flags/"$1"-"$%s"; FLAGS=; [ -f "$f" ] && . "$f"; exec "$0" sample-app --version "$1" --port "$2" --start-delay 300ms $FLAGS`, dir, hostEnv)
 	hosts := make([]*demoHost, n)
 	for i := range n {
 		h := &demoHost{name: fmt.Sprintf("h%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("h%d", i+1))}

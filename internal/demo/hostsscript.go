@@ -95,7 +95,7 @@ func hostsScript(ctx context.Context, hosts []*demoHost, dir string, p *printer,
 	a := &sum.Abort
 	bad := hosts[len(hosts)-1]
 	a.Version, a.UnhealthyOn = hostsBad, bad.name
-	if err := os.WriteFile(filepath.Join(dir, "flags", hostsBad+"-"+bad.name), []byte("--unhealthy"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "flags", hostsBad+"-"+bad.name), []byte("FLAGS=--unhealthy\n"), 0o600); err != nil {
 		return err
 	}
 	p.say("deploy %s through %s: on %s it answers its health check with 503, so no host may switch to it", hostsBad, coord.name, bad.name)

@@ -108,13 +108,13 @@ func Start(ctx context.Context, opts Options) (*Member, error) {
 			m.watched.Go(m.watch)
 			return m, nil
 		case err := <-e.Err():
-			e.Close()
+			closeUnready(e)
 			return nil, fmt.Errorf("embedded etcd member %s: %w", opts.Name, err)
 		case <-e.Server.StopNotify():
-			e.Close()
+			closeUnready(e)
 			return nil, fmt.Errorf("embedded etcd member %s stopped while joining the cluster (see the etcd errors above)", opts.Name)
 		case <-ctx.Done():
-			e.Close()
+			closeUnready(e)
 			return nil, fmt.Errorf("embedded etcd member %s: no quorum yet: %w", opts.Name, ctx.Err())
 		case <-tick.C:
 			log.Warn("embedded etcd: waiting for a quorum of members; start cutover on the other hosts",
@@ -123,7 +123,15 @@ func Start(ctx context.Context, opts Options) (*Member, error) {
 	}
 }
 
-// config builds the embed configuration.
+// closeUnready closes a member that never became ready. embed's Close
+// waits for its client servers, which wait for the server to be ready or
+// stopping: the server is stopped first.
+func closeUnready(e *embed.Etcd) {
+	e.Server.HardStop()
+	e.Close()
+}
+
+// embedConfig builds the embed configuration.
 func embedConfig(opts Options) (*embed.Config, error) {
 	if opts.Name == "" || opts.Dir == "" || len(opts.Members) == 0 || opts.ClientListen == "" || opts.PeerListen == "" {
 		return nil, fmt.Errorf("%w: name, dir, members, client and peer listeners are required", ErrBadOptions)
