@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -190,7 +191,8 @@ func (a *app) clusterStore(ctx context.Context, endpoint string) (*etcdstore.Sto
 			endpoint = "http://" + cfg.Cluster.ClientListen
 		}
 	}
-	st, err := etcdstore.Open(ctx, etcdstore.Options{Endpoints: []string{endpoint}})
+	// The member is on this host: it answers at once or not at all.
+	st, err := etcdstore.Open(ctx, etcdstore.Options{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second})
 	if err != nil {
 		return nil, clusterErr(err)
 	}
