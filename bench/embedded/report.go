@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// dist is the median and range of some numbers.
+type dist struct{ min, p50, max float64 }
+
+func distOf(xs []float64) dist {
+	if len(xs) == 0 {
+		return dist{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return dist{min: s[0], p50: s[len(s)/2], max: s[len(s)-1]}
+}
+
+func (d dist) String() string {
+	return fmt.Sprintf("%s (%s–%s)", num(d.p50), num(d.min), num(d.max))
+}
+
+func num(x float64) string {
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func mb(kb int64) float64        { return float64(kb) / 1024 }
+
+// measure collects one number from every process of every run; slowest
+// takes, per run, the largest (a cluster is ready when its slowest member is).
+func (r scenarioResult) measure(f func(sample) float64, slowest bool) dist {
+	var xs []float64
+	for _, run := range r.Samples {
+		if slowest {
+			m := 0.0
+			for _, s := range run {
+				m = max(m, f(s))
+			}
+			xs = append(xs, m)
+			continue
+		}
+		for _, s := range run {
+			xs = append(xs, f(s))
+		}
+	}
+	return distOf(xs)
+}
+
+func ready(s sample) float64   { return ms(s.Ready) }
+func lbReady(s sample) float64 { return ms(s.LBReady) }
+func rss(s sample) float64     { return mb(s.RSSKB) }
+func hwm(s sample) float64     { return mb(s.HWMKB) }
+func etcdRSS(s sample) float64 { return mb(s.EtcdRSSKB) }
+
+func report(r *results) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# What the embedded etcd server costs\n\n")
+	p("Written by `bench/embedded/run.sh` (program: `bench/embedded`). Raw numbers: `bench/embedded/results.json`.\n\n")
+	p("| | |\n|---|---|\n")
+	p("| date | %s |\n", r.Date.Format("2006-01-02 15:04 UTC"))
+	p("| commit | %s |\n", r.Commit)
+	p("| machine | %d CPUs, %s, %d MB RAM, %s, Linux %s |\n", r.Machine.NProc, r.Machine.CPU, r.Machine.MemMB, r.Machine.OS, r.Machine.Kernel)
+	p("| Go | %s |\n", r.GoVersion)
+	p("| external etcd | %s |\n", r.EtcdBin)
+	p("| runs per scenario | %d after one uncounted warm-up run; RSS read %s after ready, idle (a service configured, no instance running); fsync on (ext4) |\n", r.Runs, r.Settle)
+	p("| load average (1/5/15 min) | %s |\n\n", strings.Join(r.Loadavg, "; "))
+
+	p("## Binary\n\n")
+	p("| build | size | stripped (`-ldflags \"-s -w\"`) | packages linked |\n|---|---|---|---|\n")
+	d, e := r.Sizes["cutover"], r.Sizes["cutover-embedetcd"]
+	ds, es := r.Sizes["cutover-stripped"], r.Sizes["cutover-embedetcd-stripped"]
+	p("| default (`go build ./cmd/cutover`) | %.1f MB | %.1f MB | %d |\n", mbytes(d), mbytes(ds), r.Packages["cutover"])
+	p("| embedetcd (`go build -tags embedetcd ./cmd/cutover`) | %.1f MB | %.1f MB | %d |\n", mbytes(e), mbytes(es), r.Packages["cutover-embedetcd"])
+	p("| difference | **+%.1f MB (+%.0f%%)** | +%.1f MB (+%.0f%%) | +%d |\n\n", mbytes(e-d), pct(e, d), mbytes(es-ds), pct(es, ds),
+		r.Packages["cutover-embedetcd"]-r.Packages["cutover"])
+
+	p("## Start and memory of `cutover serve`\n\n")
+	p("Median (min–max) over the runs. *ready*: exec → the ready line of `serve -o json` (listeners, admin API and fleet membership up); ")
+	p("*LB ready*: exec → `GET /.cutover/ready` answers 200. RSS is the `cutover serve` process alone; the external etcd's own RSS is its column.\n\n")
+	p("| scenario | ready (ms) | LB ready (ms) | RSS (MB) | peak RSS (MB) | external etcd RSS (MB) |\n|---|---|---|---|---|---|\n")
+	for _, sc := range r.Scenarios {
+		etcd := "—"
+		if sc.Backend == "etcd" {
+			etcd = sc.measure(etcdRSS, false).String()
+		}
+		p("| %s | %s | %s | %s | %s | %s |\n", sc.Name, sc.measure(ready, false), sc.measure(lbReady, false), sc.measure(rss, false), sc.measure(hwm, false), etcd)
+		if sc.Members == 3 && len(sc.Samples) > 0 && len(sc.Samples[0]) == 3 {
+			p("| ↳ the same, slowest of the 3 members per run (the fleet is up) | %s | %s | | | |\n", sc.measure(ready, true), sc.measure(lbReady, true))
+		}
+	}
+	p("\n")
+	writeSummary(p, r)
+	return b.String()
+}
+
+func mbytes(n int64) float64 { return float64(n) / 1e6 }
+func pct(a, b int64) float64 { return 100 * float64(a-b) / float64(b) }
+
+func (r *results) scenario(name string) scenarioResult {
+	for _, sc := range r.Scenarios {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return scenarioResult{}
+}
+
+func writeSummary(p func(string, ...any), r *results) {
+	def := r.scenario(scenarios[0].name)
+	link := r.scenario(scenarios[1].name)
+	one := r.scenario(scenarios[2].name)
+	three := r.scenario(scenarios[3].name)
+	ext := r.scenario(scenarios[5].name)
+	p("## What it costs, in short\n\n")
+	p("- **Linking alone** (embedetcd build, local backend, no member running) — binary +%.1f MB; idle RSS %s → %s MB; ready %s → %s ms (medians).\n",
+		mbytes(r.Sizes["cutover-embedetcd"]-r.Sizes["cutover"]),
+		num(def.measure(rss, false).p50), num(link.measure(rss, false).p50),
+		num(def.measure(ready, false).p50), num(link.measure(ready, false).p50))
+	p("- **Running a member** (embedded backend) — idle RSS %s MB with 1 member, %s MB per host with 3; ready in %s ms (1 member), %s ms for the slowest of 3 started together.\n",
+		num(one.measure(rss, false).p50), num(three.measure(rss, false).p50), num(one.measure(ready, false).p50), num(three.measure(ready, true).p50))
+	p("- **Against an external etcd** on the same host — cutover %s MB + etcd %s MB = %s MB, versus %s MB for one process with the member inside.\n\n",
+		num(ext.measure(rss, false).p50), num(ext.measure(etcdRSS, false).p50),
+		num(ext.measure(rss, false).p50+ext.measure(etcdRSS, false).p50), num(one.measure(rss, false).p50))
+}
