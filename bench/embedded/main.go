@@ -54,24 +54,69 @@ func main() {
 
 type opts struct {
 	work, etcd, out, raw, commit, only string
-	runs                         int
-	settle                       time.Duration
-	pkgsDefault, pkgsEmbedded    int
+	runs                               int
+	settle                             time.Duration
+	pkgsDefault, pkgsEmbedded          int
 }
 
 // results is everything measured.
 type results struct {
-	Date      time.Time        `json:"date"`
-	Commit    string           `json:"commit"`
-	GoVersion string           `json:"go"`
-	Machine   machine          `json:"machine"`
-	Loadavg   []string         `json:"loadavg"`
-	Sizes     map[string]int64 `json:"sizes_bytes"`
-	Packages  map[string]int   `json:"packages"`
-	EtcdBin   string           `json:"etcd_binary"`
-	Runs      int              `json:"runs"`
-	Settle    time.Duration    `json:"settle_ns"`
-	Scenarios []scenarioResult `json:"scenarios"`
+	Date      time.Time           `json:"date"`
+	Commit    string              `json:"commit"`
+	GoVersion string              `json:"go"`
+	Machine   machine             `json:"machine"`
+	Loadavg   []string            `json:"loadavg"`
+	Sizes     map[string]int64    `json:"sizes_bytes"`
+	Packages  map[string]int      `json:"packages"`
+	EtcdBin   string              `json:"etcd_binary"`
+	Runs      int                 `json:"runs"`
+	Settle    time.Duration       `json:"settle_ns"`
+	Init      map[string]initCost `json:"init"`
+	Scenarios []scenarioResult    `json:"scenarios"`
+}
+
+// initCost is what a binary spends before main: the package init
+// functions as GODEBUG=inittrace=1 reports them, and the wall time of
+// `cutover version` (exec, init, print, exit).
+type initCost struct {
+	InitMS    []float64 `json:"init_ms"`
+	InitBytes []float64 `json:"init_bytes"`
+	VersionMS []float64 `json:"version_ms"`
+}
+
+// measureInit runs `bin version` n times with GODEBUG=inittrace=1.
+func measureInit(bin string, n int) (initCost, error) {
+	var ic initCost
+	for range n + 1 { // the first run is not counted: it pays for the page cache
+		cmd := exec.Command(bin, "version")
+		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			return ic, fmt.Errorf("%s version: %w", bin, err)
+		}
+		wall := time.Since(t0)
+		var clock, alloc float64
+		lines := 0
+		for line := range strings.SplitSeq(errb.String(), "\n") {
+			// init PKG @T ms, C ms clock, B bytes, A allocs
+			f := strings.Fields(line)
+			if len(f) >= 8 && f[0] == "init" {
+				c, _ := strconv.ParseFloat(f[4], 64)
+				b, _ := strconv.ParseFloat(f[7], 64)
+				clock, alloc, lines = clock+c, alloc+b, lines+1
+			}
+		}
+		if lines == 0 {
+			return ic, fmt.Errorf("%s: no inittrace output", bin)
+		}
+		ic.InitMS = append(ic.InitMS, clock)
+		ic.InitBytes = append(ic.InitBytes, alloc)
+		ic.VersionMS = append(ic.VersionMS, ms(wall))
+	}
+	ic.InitMS, ic.InitBytes, ic.VersionMS = ic.InitMS[1:], ic.InitBytes[1:], ic.VersionMS[1:]
+	return ic, nil
 }
 
 // sample is one cutover serve process of one run.
@@ -126,6 +171,14 @@ func run(o opts) (*results, error) {
 		r.EtcdBin = strings.SplitN(string(out), "\n", 2)[0]
 	}
 	r.Loadavg = append(r.Loadavg, "start: "+loadavg())
+	r.Init = map[string]initCost{}
+	for _, b := range []string{"cutover", "cutover-embedetcd"} {
+		ic, err := measureInit(filepath.Join(o.work, b), 3*o.runs)
+		if err != nil {
+			return nil, err
+		}
+		r.Init[b] = ic
+	}
 	for _, sc := range scenarios {
 		if !strings.Contains(sc.name, o.only) {
 			continue
