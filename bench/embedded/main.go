@@ -423,13 +423,28 @@ func stop(cmd *exec.Cmd) {
 	_ = cmd.Wait()
 }
 
+// nextPort hands out ports below the kernel's ephemeral range (32768 on
+// Linux by default): the members' outgoing connections take ephemeral
+// ports, which could be one picked for a host that has not bound it yet.
+var (
+	portMu   sync.Mutex
+	nextPort = 20000 + os.Getpid()%5000
+)
+
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for ; nextPort < 32768; nextPort++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", nextPort))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		nextPort++
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	log.Fatal("no free port below 32768")
+	return ""
 }
 
 // tailFile returns the last n lines of a file.

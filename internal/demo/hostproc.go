@@ -190,7 +190,7 @@ type etcdProcess struct {
 // startEtcdBinary starts bin as a one-member cluster on loopback and waits
 // until it answers its health check.
 func startEtcdBinary(ctx context.Context, bin, dir string) (*etcdProcess, error) {
-	ports, err := freePorts(2)
+	ports, err := belowEphemeralPorts(2)
 	if err != nil {
 		return nil, err
 	}

@@ -194,7 +194,7 @@ func checkHosts(s HostsSummary) error {
 func writeHostConfigs(dir, self string, n int, etcd *etcdProcess) ([]*demoHost, error) {
 	// Per host: public, 3 app ports (active, standby, new), etcd client, etcd peer.
 	const perHost = 6
-	ports, err := freePorts(perHost * n)
+	ports, err := belowEphemeralPorts(perHost * n)
 	if err != nil {
 		return nil, err
 	}
