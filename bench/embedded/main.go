@@ -128,6 +128,9 @@ type sample struct {
 	LBReady time.Duration `json:"lb_ready_ns"`
 	RSSKB   int64         `json:"rss_kb"`
 	HWMKB   int64         `json:"hwm_kb"`
+	// AnonKB is the private part of RSS (RssAnon); the rest is mostly
+	// mapped files: the binary, and the member's data file.
+	AnonKB int64 `json:"anon_kb"`
 	// EtcdRSSKB is the external etcd's RSS at the same moment (external
 	// scenario only).
 	EtcdRSSKB int64 `json:"etcd_rss_kb,omitempty"`
@@ -365,7 +368,7 @@ func start(bin string, h *host, settle time.Duration, etcd *exec.Cmd) (sample, e
 	if err != nil {
 		return s, err
 	}
-	s.RSSKB, s.HWMKB = m.rss, m.hwm
+	s.RSSKB, s.HWMKB, s.AnonKB = m.rss, m.hwm, m.anon
 	if etcd != nil {
 		if em, err := readMem(etcd.Process.Pid); err == nil {
 			s.EtcdRSSKB = em.rss
@@ -457,7 +460,7 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-type mem struct{ rss, hwm int64 }
+type mem struct{ rss, hwm, anon int64 }
 
 func readMem(pid int) (mem, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -477,6 +480,8 @@ func readMem(pid int) (mem, error) {
 			m.rss = n
 		case "VmHWM":
 			m.hwm = n
+		case "RssAnon":
+			m.anon = n
 		}
 	}
 	if m.rss == 0 {
