@@ -38,8 +38,25 @@ func main() {
 	flag.IntVar(&o.pkgsDefault, "pkgs-default", 0, "packages linked by the default build")
 	flag.IntVar(&o.pkgsEmbedded, "pkgs-embedded", 0, "packages linked by the embedetcd build")
 	flag.StringVar(&o.only, "only", "", "run only the scenarios whose name contains this (for a quick look; the report is partial)")
+	from := flag.String("from", "", "write the report from this results file instead of measuring")
 	flag.Parse()
-	r, err := run(o)
+	var r *results
+	var err error
+	if *from != "" {
+		r = &results{}
+		b, rerr := os.ReadFile(*from)
+		if rerr == nil {
+			rerr = json.Unmarshal(b, r)
+		}
+		if rerr != nil {
+			log.Fatal(rerr)
+		}
+		if err := os.WriteFile(o.out, []byte(report(r)), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	r, err = run(o)
 	if err != nil {
 		log.Fatal(err)
 	}
