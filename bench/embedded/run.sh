@@ -8,7 +8,9 @@
 #   bench/embedded/run.sh              # 10 runs per scenario (~2 min)
 #   RUNS=3 bench/embedded/run.sh       # quick run
 #
-# It writes bench/embedded-etcd.md and bench/embedded/results.json.
+# It writes bench/embedded-etcd.md and bench/embedded/results.json. To rewrite
+# the report from the saved results without measuring again:
+#   go run ./bench/embedded -from bench/embedded/results.json -out bench/embedded-etcd.md
 #
 # Environment overrides (defaults in brackets):
 #   RUNS [10]    runs per scenario
