@@ -8,6 +8,7 @@ import (
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/server"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
@@ -74,7 +75,8 @@ func exitCodeOf(err error) int {
 		errors.Is(err, deploy.ErrUnknownService), errors.Is(err, deploy.ErrNoOperation),
 		errors.Is(err, deploy.ErrLiveRemoval):
 		return ExitRefused
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, deploy.ErrInvalid), errors.Is(err, api.ErrBadAddress):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, deploy.ErrInvalid), errors.Is(err, api.ErrBadAddress),
+		errors.Is(err, server.ErrNoEmbeddedEtcd):
 		return ExitUsage
 	case errors.Is(err, deploy.ErrAborted):
 		return ExitAborted

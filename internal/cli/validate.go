@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/server"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -35,12 +36,23 @@ refuses to remove without --allow-remove) and changed, and keys that need a rest
 				return a.invalidConfig(path, err)
 			}
 			plan := a.reloadPlan(cmd.Context(), path)
+			var warnings []string
+			if c.Cluster.Backend == config.ClusterEmbedded && !server.HasEmbeddedEtcd() {
+				warnings = append(warnings, "cluster.backend embedded needs the build of cutover with the embedded etcd server "+
+					"(go build -tags "+server.EmbeddedEtcdBuildTag+" ./cmd/cutover); 'cutover serve' of this binary refuses it")
+			}
 			if a.output == outputJSON {
 				out := map[string]any{"ok": true, "file": path, "services": c.ServiceOrder}
 				if plan != nil {
 					out["reload"] = plan
 				}
+				if len(warnings) > 0 {
+					out["warnings"] = warnings
+				}
 				return printJSON(a.stdout, out)
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w)
 			}
 			if _, err := fmt.Fprintf(a.stdout, "ok: %d %s\n", len(c.Services), plural(len(c.Services), "service")); err != nil {
 				return err

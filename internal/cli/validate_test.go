@@ -82,3 +82,29 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("CUTOVER_CONFIG: %+v", r)
 	}
 }
+
+// TestValidateEmbeddedWithoutTheBuild: a valid embedded config is valid,
+// with a warning that this binary cannot serve it.
+func TestValidateEmbeddedWithoutTheBuild(t *testing.T) {
+	var h *harness
+	path := writeConfig(t, goodConfig+`cluster:
+  name: web-1
+  members:
+    web-1: "http://10.0.0.5:2380"
+    web-2: "http://10.0.0.6:2380"
+    web-3: "http://10.0.0.7:2380"
+`)
+	r := h.run(t, "validate", "-c", path)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "warning: cluster.backend embedded needs the build") ||
+		!strings.Contains(r.stderr, "go build -tags embedetcd ./cmd/cutover") {
+		t.Fatalf("embedded config, default build: %+v", r)
+	}
+	r = h.run(t, "validate", "-c", path, "-o", "json")
+	var out struct {
+		OK       bool     `json:"ok"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.OK || len(out.Warnings) != 1 {
+		t.Fatalf("json: %q %v", r.stdout, err)
+	}
+}

@@ -40,6 +40,9 @@ type versionInfo struct {
 	Go string `json:"go"`
 	// Platform is GOOS/GOARCH.
 	Platform string `json:"platform"`
+	// Tags are the build tags, e.g. "embedetcd" for the build that links
+	// the embedded etcd server.
+	Tags string `json:"tags,omitempty"`
 }
 
 // buildInfo reads what the Go toolchain recorded in the binary.
@@ -60,6 +63,8 @@ func buildInfo() versionInfo {
 				v.CommitTime = s.Value
 			case "vcs.modified":
 				v.Modified = s.Value == "true"
+			case "-tags":
+				v.Tags = s.Value
 			}
 		}
 	}
@@ -90,6 +95,9 @@ func versionString() string {
 	}
 	if v.BuildTime != "" {
 		extra = append(extra, "built "+v.BuildTime)
+	}
+	if v.Tags != "" {
+		extra = append(extra, "tags "+v.Tags)
 	}
 	s := "cutover " + v.Version
 	if len(extra) > 0 {

@@ -144,6 +144,9 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Cluster.TLS.Cert)
 	abs(&c.Cluster.TLS.Key)
 	abs(&c.Cluster.PasswordFile)
+	abs(&c.Cluster.PeerTLS.CA)
+	abs(&c.Cluster.PeerTLS.Cert)
+	abs(&c.Cluster.PeerTLS.Key)
 	for _, s := range c.Services {
 		if s != nil && s.Docker != nil {
 			for i := range s.Docker.EnvFiles {

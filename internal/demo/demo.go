@@ -35,6 +35,12 @@ type Options struct {
 	Self string
 	// Logs, if set, receives the server's structured logs (default: discarded).
 	Logs io.Writer
+	// Hosts, when 2 or more, runs that many cutover serve processes as one
+	// fleet instead (coordinated through the embedded etcd of this build,
+	// else an etcd binary in PATH): a deploy that switches every host at
+	// one commit, and one that fails on a host and aborts everywhere.
+	// Versions and Logs do not apply.
+	Hosts int
 }
 
 // Summary is what the demo measured.
@@ -63,6 +69,9 @@ var ErrFailedRequests = errors.New("requests failed during the demo")
 func Run(ctx context.Context, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
+	}
+	if opts.Hosts > 1 {
+		return runHostsWithSelf(ctx, opts)
 	}
 	if len(opts.Versions) == 0 {
 		opts.Versions = []string{"v1", "v2", "v3"}
@@ -125,6 +134,18 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("%w: %d of %d", ErrFailedRequests, sum.Failed, sum.Requests)
 	}
 	return nil
+}
+
+// runHostsWithSelf is runHosts with opts.Self defaulted.
+func runHostsWithSelf(ctx context.Context, opts Options) error {
+	if opts.Self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the cutover binary: %w", err)
+		}
+		opts.Self = self
+	}
+	return runHosts(ctx, opts)
 }
 
 // script deploys each version under load, then rolls back once.

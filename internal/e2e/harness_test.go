@@ -65,6 +65,8 @@ type env struct {
 	// extraEnv is added to cutover serve's environment (app instances
 	// inherit it).
 	extraEnv []string
+	// serveBin, if set, is the binary cutover serve runs from (default bin).
+	serveBin string
 }
 
 // newEnv writes a config for service "shop" running the sample app. extra
@@ -146,7 +148,11 @@ func (e *env) startArgs(extra ...string) {
 func (e *env) launch(extra ...string) <-chan struct{} {
 	e.t.Helper()
 	e.logs, e.stdout = &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
-	cmd := exec.Command(bin, append([]string{"serve", "-c", e.cfg}, extra...)...)
+	exe := bin
+	if e.serveBin != "" {
+		exe = e.serveBin
+	}
+	cmd := exec.Command(exe, append([]string{"serve", "-c", e.cfg}, extra...)...)
 	if len(e.extraEnv) > 0 {
 		cmd.Env = append(os.Environ(), e.extraEnv...)
 	}

@@ -35,6 +35,8 @@ func openCoord(ctx context.Context, cfg *config.Config, log *slog.Logger) (coord
 			return nil, fmt.Errorf("cluster: connect to etcd %v: %w", cl.Endpoints, err)
 		}
 		return st, nil
+	case config.ClusterEmbedded:
+		return openEmbedded(ctx, cfg, log)
 	default:
 		st, err := localstore.Open(filepath.Join(cfg.StateDir, "coord"), localstore.Options{})
 		if err != nil {

@@ -69,3 +69,25 @@ func TestServerNotLinkedIntoCutover(t *testing.T) {
 		t.Fatal("cmd/cutover links go.etcd.io/etcd/server; it must stay test-only (internal/etcdtest)")
 	}
 }
+
+// TestServerLinkedOnlyByTheEmbedBuild: the embedetcd build links the etcd
+// server (cluster.backend: embedded), through internal/coord/embedded only.
+func TestServerLinkedOnlyByTheEmbedBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-tags", "embedetcd", "-deps", "../../../cmd/cutover").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -tags embedetcd: %v\n%s", err, out)
+	}
+	deps := string(out)
+	for _, want := range []string{"go.etcd.io/etcd/server/v3/embed", "github.com/cutover-dev/cutover/internal/coord/embedded"} {
+		if !strings.Contains(deps, want+"\n") {
+			t.Errorf("the embedetcd build of cmd/cutover does not link %s", want)
+		}
+	}
+	plain, err := exec.Command("go", "list", "-deps", "../../../cmd/cutover").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, plain)
+	}
+	if strings.Contains(string(plain), "internal/coord/embedded") {
+		t.Error("the default build links internal/coord/embedded")
+	}
+}
