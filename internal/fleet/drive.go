@@ -90,8 +90,8 @@ func (a *Agent) awaitPrepared(ctx context.Context, run *coordRun, stateRev *int6
 					n++
 					if !reported[h] {
 						reported[h] = true
-						a.emit(run, deploy.EventInfo, "prepare", fmt.Sprintf("%s prepared on %s (%d/%d)", p.Version, h, n, len(p.Hosts)),
-							map[string]any{"host": h, "prepared": n, "hosts": len(p.Hosts)})
+						a.emit(run, deploy.EventInfo, "prepare", fmt.Sprintf("%s prepared on %s (%d/%d)", p.Version, h, len(reported), len(p.Hosts)),
+							map[string]any{"host": h, "prepared": len(reported), "hosts": len(p.Hosts)})
 					}
 				}
 			}
