@@ -84,7 +84,7 @@ func (f *testFleet) waitReady(m *member) {
 
 // waitUntil polls cond until it holds or the timeout passes. Conditions
 // here follow the state of several processes, with no single event to wait on.
-func waitUntil(t *testing.T, d time.Duration, cond func() (bool, string)) {
+func waitUntil(t testing.TB, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {
