@@ -356,3 +356,54 @@ func (o *commitObserver) wait(b *testing.B, id string, n int) observed {
 		}
 	}
 }
+
+// BenchmarkReadState is what an agent does on every change of the fleet:
+// read the mirror and build the fleet's state from it, here for a fleet
+// of n hosts in the middle of a deploy (every host prepared, half switched).
+func BenchmarkReadState(b *testing.B) {
+	for _, n := range []int{5, 50, 150} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			v := newView(nil, newKeys("/bench/"), slog.New(slog.DiscardHandler))
+			for _, kv := range benchKVs(n) {
+				v.kvs[kv.Key] = v.mirror(kv)
+			}
+			v.synced = true
+			for b.Loop() {
+				snap, _ := v.read()
+				if fs := decodeState(snap); len(fs.hosts) != n {
+					b.Fatalf("%d hosts decoded, want %d", len(fs.hosts), n)
+				}
+			}
+		})
+	}
+}
+
+// benchKVs returns the keys of a fleet of n hosts during a deploy.
+func benchKVs(n int) []coord.KV {
+	k := newKeys("/bench/")
+	now := time.Now()
+	rev := int64(1)
+	var out []coord.KV
+	add := func(key string, v any) {
+		rev++
+		out = append(out, coord.KV{Key: key, Value: encode(v), CreateRevision: rev, ModRevision: rev, Version: 1})
+	}
+	var hosts []string
+	for i := range n {
+		h := fmt.Sprintf("h%03d", i+1)
+		hosts = append(hosts, h)
+		add(k.host(h), HostRecord{Name: h, Started: now, PID: 1000 + i, Ready: true, Services: map[string]Applied{"web": {Version: "v1", Rev: 2}}})
+	}
+	add(k.active("web"), Active{Version: "v1", Deploy: "d-0", Kind: KindDeploy, At: now})
+	add(k.lock("web"), Lock{Deploy: "d-1", Kind: KindDeploy, Host: "h001", Since: now})
+	add(k.plan("d-1"), Plan{ID: "d-1", Kind: KindDeploy, Service: "web", Version: "v2", From: "v1", Strategy: "switch", Hosts: hosts,
+		ConfigDigest: "d", ConfigFields: map[string]string{"health": "h", "process": "p"}, Coordinator: "h001", ActiveRev: 2, Created: now, PrepareDeadline: now.Add(time.Minute)})
+	add(k.state("d-1"), State{Phase: PhaseCommitted, At: now, By: "h001"})
+	for i, h := range hosts {
+		add(k.prepared("d-1", h), Prepared{Version: "v2", At: now})
+		if i%2 == 0 {
+			add(k.switched("d-1", h), Ack{At: now})
+		}
+	}
+	return out
+}

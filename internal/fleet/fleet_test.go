@@ -255,7 +255,7 @@ func TestPartitionedHostFencedAndConverges(t *testing.T) {
 	t.Logf("partitioned host not ready after %s", time.Since(start).Round(time.Millisecond))
 	// Its lease expires on the server; a deploy then leaves it out.
 	waitUntil(t, 3*testTTL, func() (bool, string) {
-		_, ok := decodeState(f.members[0].agent.keys, first(f.members[0].agent.view.read())).hosts[cut.name]
+		_, ok := decodeState(first(f.members[0].agent.view.read())).hosts[cut.name]
 		return !ok, "partitioned host still registered"
 	})
 	_, ev := f.deploy(f.members[0], "v2")
