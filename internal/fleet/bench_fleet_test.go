@@ -18,6 +18,7 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/coord"
 	etcdstore "github.com/cutover-dev/cutover/internal/coord/etcd"
+	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/etcdtest"
 	"github.com/cutover-dev/cutover/internal/store"
 )
@@ -35,7 +36,8 @@ const benchOutEnv = "CUTOVER_FLEETBENCH_OUT"
 // iterations: the commit → last host switched time the coordinator puts in
 // its done event (switch-us), the time from the commit transaction's start
 // to the last host's switch as the stored records tell (txn-to-last-us),
-// the prepare phase and the whole deploy. Past maxCompares hosts the
+// the time from the first host's switch to the last one's (spread-us), the
+// prepare phase and the whole deploy. Past maxCompares hosts the
 // commit goes through batch checks, and commit-checks counts them. Run it
 // with a fixed count, e.g.
 //
@@ -55,6 +57,8 @@ type benchDeploy struct {
 	// TxnToLastUS is the latest switched ack's At minus the committed
 	// state's At (stamped just before the commit transaction).
 	TxnToLastUS int64 `json:"txn_to_last_us"`
+	// SpreadUS is the latest switched ack's At minus the earliest one's.
+	SpreadUS int64 `json:"spread_us"`
 	// PrepareUS is from the Deploy call to the committed state's At.
 	PrepareUS int64 `json:"prepare_us"`
 	// TotalUS is from the Deploy call to the done event.
@@ -169,12 +173,14 @@ func benchFleet(b *testing.B, n int) {
 			b.Fatalf("deploy %s ended %s: %s", version, ev.Outcome, ev.Error)
 		}
 		if got, _ := ev.Data["switched"].(int); got != n {
-			b.Fatalf("deploy %s: %v of %d hosts switched (lost %v)", version, ev.Data["switched"], n, ev.Data["lost"])
+			b.Fatalf("deploy %s: %v of %d hosts switched after %s (lost %v); warnings: %s", version, ev.Data["switched"], n,
+				tDone.Sub(t0).Round(time.Millisecond), ev.Data["lost"], s.host.warnings(id))
 		}
 		rec := obs.wait(b, id, n)
 		d := benchDeploy{
 			ID: id, Hosts: n, TotalUS: tDone.Sub(t0).Microseconds(),
 			TxnToLastUS: rec.lastAck.Sub(rec.commitAt).Microseconds(),
+			SpreadUS:    rec.lastAck.Sub(rec.firstAck).Microseconds(),
 			PrepareUS:   rec.commitAt.Sub(t0).Microseconds(),
 			Checks:      rec.checks,
 		}
@@ -201,6 +207,7 @@ func benchFleet(b *testing.B, n int) {
 	}
 	sw := pick(func(d benchDeploy) int64 { return d.SwitchUS })
 	txn := pick(func(d benchDeploy) int64 { return d.TxnToLastUS })
+	spread := pick(func(d benchDeploy) int64 { return d.SpreadUS })
 	prep := pick(func(d benchDeploy) int64 { return d.PrepareUS })
 	total := pick(func(d benchDeploy) int64 { return d.TotalUS })
 	b.ReportMetric(0, "ns/op")
@@ -208,6 +215,8 @@ func benchFleet(b *testing.B, n int) {
 	b.ReportMetric(pctl(sw, 0.99), "switch-p99-us")
 	b.ReportMetric(pctl(txn, 0.50), "txn-to-last-p50-us")
 	b.ReportMetric(pctl(txn, 0.99), "txn-to-last-p99-us")
+	b.ReportMetric(pctl(spread, 0.50), "spread-p50-us")
+	b.ReportMetric(pctl(spread, 0.99), "spread-p99-us")
 	b.ReportMetric(pctl(prep, 0.50)/1e3, "prepare-p50-ms")
 	b.ReportMetric(pctl(total, 0.50)/1e3, "deploy-p50-ms")
 	b.ReportMetric(pctl(total, 0.99)/1e3, "deploy-p99-ms")
@@ -219,6 +228,19 @@ func benchFleet(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// warnings returns the messages of operation id's warning events.
+func (h *fakeHost) warnings(id string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, e := range h.events {
+		if e.OpID == id && e.Type == deploy.EventWarn {
+			out = append(out, e.Message)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // singleTxnRefusal sends the transaction a commit without batches would
@@ -270,6 +292,7 @@ type commitObserver struct {
 
 type observed struct {
 	commitAt time.Time
+	firstAck time.Time
 	lastAck  time.Time
 	acks     int
 	checks   int
@@ -321,6 +344,9 @@ func (o *commitObserver) apply(evs []coord.Event) {
 		case strings.HasPrefix(sub, "switched/"):
 			if ack, err := decode[Ack](ev.KV.Value); err == nil {
 				d.acks++
+				if d.firstAck.IsZero() || ack.At.Before(d.firstAck) {
+					d.firstAck = ack.At
+				}
 				if ack.At.After(d.lastAck) {
 					d.lastAck = ack.At
 				}
