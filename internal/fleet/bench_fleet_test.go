@@ -79,6 +79,9 @@ type benchRun struct {
 	// measured deploys, per deploy and host: what one host spends on one
 	// deploy (etcd's own CPU is not in it).
 	CPUPerHostDeployMS float64 `json:"cpu_ms_per_host_deploy"`
+	// Cores is that CPU time divided by the wall time of the measured
+	// deploys: how many cores the fleet kept busy on average.
+	Cores float64 `json:"cores"`
 }
 
 // benchLeaseTTL is the simulated hosts' lease TTL: longer than the
@@ -193,11 +196,13 @@ func benchFleet(b *testing.B, n int) {
 		return d
 	}
 	deployOnce(0, "v0") // warm-up: the first commit of the service
-	cpu0 := processCPU()
+	cpu0, wall0 := processCPU(), time.Now()
 	for i := 1; b.Loop(); i++ {
 		run.Deploys = append(run.Deploys, deployOnce(i, fmt.Sprintf("v%d", i)))
 	}
-	run.CPUPerHostDeployMS = float64((processCPU() - cpu0).Microseconds()) / 1e3 / float64(len(run.Deploys)*n)
+	cpu, wall := processCPU()-cpu0, time.Since(wall0)
+	run.CPUPerHostDeployMS = float64(cpu.Microseconds()) / 1e3 / float64(len(run.Deploys)*n)
+	run.Cores = cpu.Seconds() / wall.Seconds()
 	pick := func(f func(benchDeploy) int64) []float64 {
 		out := make([]float64, len(run.Deploys))
 		for i, d := range run.Deploys {
