@@ -229,3 +229,40 @@ func markedPIDs(mark string) []int {
 	}
 	return out
 }
+
+// clockTick is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTick = 10 * time.Millisecond
+
+// processCPU returns the user + system CPU time pid used so far (0 when it
+// cannot be read).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after it are plain.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
+}
+
+// cpu returns the CPU time every serve process used so far (its app
+// instances are separate processes and not counted).
+func (f *fleetHosts) cpu() time.Duration {
+	var sum time.Duration
+	for _, h := range f.hosts {
+		if h.cmd != nil && h.cmd.Process != nil {
+			sum += processCPU(h.cmd.Process.Pid)
+		}
+	}
+	return sum
+}

@@ -30,10 +30,10 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	bin, etcd, out, rawOut, work, commit, simDir, simCommand, command string
-	sizes                                                             []int
-	deploys, probes                                                   int
-	settle, leaseTTL                                                  time.Duration
+	bin, etcd, out, rawOut, work, tmpfsWork, commit, simDir, simCommand, command, records string
+	sizes                                                                                 []int
+	deploys, probes                                                                       int
+	settle, leaseTTL                                                                      time.Duration
 }
 
 func parseFlags() (options, error) {
@@ -44,6 +44,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.out, "out", "bench/fleet/RESULTS.md", "Markdown report path")
 	flag.StringVar(&o.rawOut, "raw", "bench/fleet/results.json", "raw results path (JSON)")
 	flag.StringVar(&o.work, "work", os.TempDir(), "scratch directory for etcd data, configs, state and logs")
+	flag.StringVar(&o.tmpfsWork, "tmpfs-work", "", "if set, a directory on tmpfs: every fleet size runs a second time with etcd's data and the hosts' state there (no fsync cost)")
 	flag.StringVar(&o.commit, "commit", "unknown", "commit the binary was built from, for the report")
 	flag.StringVar(&sizes, "hosts", "5,20", "fleet sizes to run, comma-separated")
 	flag.IntVar(&o.deploys, "deploys", 20, "measured deploys per fleet size")
@@ -53,6 +54,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.simDir, "sim", "", "directory with the sim-*.json files BenchmarkFleetCommit wrote, to include")
 	flag.StringVar(&o.simCommand, "sim-command", "", "the command that ran BenchmarkFleetCommit, for the report")
 	flag.StringVar(&o.command, "command", "", "the command line of the whole run, for the report")
+	flag.StringVar(&o.records, "records", "", "if set, write every probe request as CSV to this path plus a .<hosts>-<storage>.csv suffix")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -112,13 +114,20 @@ func run(ctx context.Context, log *slog.Logger, o options) (*results, error) {
 		}
 		res.mark("simulated (before this program)")
 	}
-	for _, n := range o.sizes {
-		fr, err := runFleet(ctx, log, o, etcdBin, n)
-		if err != nil {
-			return nil, fmt.Errorf("%d hosts: %w", n, err)
+	works := []struct{ dir, storage string }{{o.work, storageDisk}}
+	if o.tmpfsWork != "" {
+		works = append(works, struct{ dir, storage string }{o.tmpfsWork, storageTmpfs})
+	}
+	for _, w := range works {
+		for _, n := range o.sizes {
+			fr, err := runFleet(ctx, log, o, etcdBin, w.dir, n)
+			if err != nil {
+				return nil, fmt.Errorf("%d hosts (%s): %w", n, w.storage, err)
+			}
+			fr.Storage = w.storage
+			res.Fleets = append(res.Fleets, fr)
+			res.mark(fmt.Sprintf("%d processes (%s)", n, w.storage))
 		}
-		res.Fleets = append(res.Fleets, fr)
-		res.mark(fmt.Sprintf("%d processes", n))
 	}
 	return res, nil
 }
@@ -148,14 +157,20 @@ func readSims(dir string) ([]*simRun, error) {
 	return out, nil
 }
 
+// Where a fleet's etcd data and the hosts' state directories are.
+const (
+	storageDisk  = "disk"
+	storageTmpfs = "tmpfs"
+)
+
 // maxConsecutiveFailures ends a fleet size's run when deploys keep failing.
 const maxConsecutiveFailures = 3
 
 // runFleet starts etcd and n hosts, deploys o.deploys versions one after
 // another, each through the next host, with the probe running, and stops
 // everything.
-func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin string, n int) (*fleetRun, error) {
-	dir, err := os.MkdirTemp(o.work, fmt.Sprintf("fleet-%d-", n))
+func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin, work string, n int) (*fleetRun, error) {
+	dir, err := os.MkdirTemp(work, fmt.Sprintf("fleet-%d-", n))
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +197,11 @@ func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin string, 
 	}
 	fr.StartSeconds = time.Since(t0).Seconds()
 	log.Info("fleet up", "hosts", n, "dir", dir, "seconds", fr.StartSeconds)
+	pubs, err := followPublishes(hosts.hosts)
+	if err != nil {
+		return nil, err
+	}
+	defer pubs.stop()
 	// The first deploy gives the service its first committed version.
 	if _, err := runDeploy(ctx, hosts.hosts[0], "v0", ""); err != nil {
 		return nil, fmt.Errorf("first deploy: %w", err)
@@ -195,6 +215,7 @@ func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin string, 
 	}
 	p := startProber(addrs, o.probes)
 	time.Sleep(300 * time.Millisecond) // probe traffic before the first measured deploy
+	hostsCPU, etcdCPU, loopStart := hosts.cpu(), processCPU(ec.cmd.Process.Pid), time.Now()
 	from, fails := "v0", 0
 	for i := 1; i <= o.deploys && fails < maxConsecutiveFailures && ctx.Err() == nil; i++ {
 		version := fmt.Sprintf("v%d", i)
@@ -203,6 +224,11 @@ func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin string, 
 			var rec observed
 			rec, err = obs.wait(ctx, d.OpID, n)
 			d.setObserved(rec)
+		}
+		if err == nil {
+			var first, last time.Time
+			first, last, err = pubs.wait(ctx, d.OpID, n)
+			d.FirstPublish, d.LastPublish = first.UnixNano(), last.UnixNano()
 		}
 		if err == nil {
 			err = hosts.waitReady(ctx, time.Minute)
@@ -221,9 +247,21 @@ func runFleet(ctx context.Context, log *slog.Logger, o options, etcdBin string, 
 			log.Info("deploys", "hosts", n, "done", i, "loadavg", loadavg())
 		}
 	}
+	if len(fr.Deploys) > 0 {
+		per := float64(len(fr.Deploys))
+		used := hosts.cpu() - hostsCPU
+		fr.CPUPerHostDeployMS = float64(used.Microseconds()) / 1e3 / per / float64(n)
+		fr.Cores = used.Seconds() / time.Since(loopStart).Seconds()
+		fr.EtcdCPUPerDeployMS = float64((processCPU(ec.cmd.Process.Pid) - etcdCPU).Microseconds()) / 1e3 / per
+	}
 	recs := p.stop()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if o.records != "" {
+		if err := writeRecords(fmt.Sprintf("%s.%d-%s.csv", o.records, n, filepath.Base(work)), recs, hosts.hosts); err != nil {
+			return nil, err
+		}
 	}
 	fr.analyse(recs)
 	return fr, nil

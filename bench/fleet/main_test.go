@@ -57,6 +57,21 @@ func TestHostGaps(t *testing.T) {
 	}
 }
 
+func TestLongestPause(t *testing.T) {
+	recs := []record{{send: 10}, {send: 20}, {send: 50}, {send: 55}, {send: 100}}
+	for _, tc := range []struct{ from, to, want int64 }{
+		{20, 50, 30},  // the gap 20 → 50 lies in the window
+		{52, 53, 5},   // the window lies inside the gap 50 → 55
+		{56, 60, 45},  // inside the gap 55 → 100
+		{0, 100, 45},  // every gap
+		{101, 200, 0}, // after the last send
+	} {
+		if got := longestPause(recs, tc.from, tc.to); got != tc.want {
+			t.Errorf("longestPause(%d, %d) = %d, want %d", tc.from, tc.to, got, tc.want)
+		}
+	}
+}
+
 func TestCommitPath(t *testing.T) {
 	for _, tc := range []struct {
 		checks []int
@@ -89,14 +104,16 @@ func TestReport(t *testing.T) {
 	r := newResults(options{deploys: 1, probes: 2, settle: time.Millisecond, leaseTTL: 5 * time.Second, commit: "abc"})
 	r.Simulated = sims
 	now := time.Now().UnixNano()
-	fr := &fleetRun{Hosts: 5, Deploys: []*deployRun{{
+	fr := &fleetRun{Hosts: 5, Storage: storageDisk, Deploys: []*deployRun{{
 		Version: "v1", From: "v0", Call: now, Commit: now + 3e8, Done: now + 5e8, SwitchUS: 2500,
-		CommitAt: now + 2e8, LastAck: now + 2e8 + 4e6, Crossing: crossing{MixedNS: 1e6, Seen: true},
+		CommitAt: now + 2e8, LastAck: now + 2e8 + 4e6, FirstPublish: now + 2e8 + 1e6, LastPublish: now + 2e8 + 3e6,
+		Crossing: crossing{MixedNS: 1e6, Seen: true},
 	}}}
 	r.Fleets = []*fleetRun{fr}
 	out := report(r)
-	for _, want := range []string{"| 5 `cutover serve` processes | 1 of 1 | **2.50**", "150 simulated hosts", "2 batch checks + one transaction",
-		"too many operations", "p99 < 50 ms (aim < 10 ms)", "| 150 | 12.5 |"} {
+	for _, want := range []string{"| 5 `cutover serve` processes, state on disk | 1 of 1 | **2.50**", "150 simulated hosts", "2 batch checks + one transaction",
+		"too many operations", "p99 < 50 ms (aim < 10 ms)", "| 150 simulated hosts | 12.5 |",
+		"| 5 | disk | **2.00** / **2.00** / 2.00 |", "first → last published p99 2.00 ms: bound **met**, aim **met**"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -43,6 +43,11 @@ type deployRun struct {
 	FirstAck int64 `json:"first_ack"`
 	LastAck  int64 `json:"last_ack"`
 	Checks   int   `json:"checks"`
+	// FirstPublish and LastPublish are the earliest and latest time a
+	// host's controller published the new routing table (its "switch"
+	// event, right after the swap).
+	FirstPublish int64 `json:"first_publish"`
+	LastPublish  int64 `json:"last_publish"`
 	// Crossing is what the probe saw between this deploy's call and the
 	// next one's.
 	Crossing crossing `json:"crossing"`
@@ -53,8 +58,17 @@ type deployRun struct {
 // host's switch, as the hosts recorded it.
 func (d *deployRun) txnToLastUS() int64 { return (d.LastAck - d.CommitAt) / 1e3 }
 
-// spreadUS is the time from the first host's switch to the last one's.
+// spreadUS is the time from the first host's switched ack to the last one's.
 func (d *deployRun) spreadUS() int64 { return (d.LastAck - d.FirstAck) / 1e3 }
+
+// txnToPublishUS is the time from the commit transaction's start to the
+// last host's routing publish.
+func (d *deployRun) txnToPublishUS() int64 { return (d.LastPublish - d.CommitAt) / 1e3 }
+
+// publishSpreadUS is the time from the first host's routing publish to
+// the last one's: the mixed-version window as the hosts' routing tables
+// tell it.
+func (d *deployRun) publishSpreadUS() int64 { return (d.LastPublish - d.FirstPublish) / 1e3 }
 
 func (d *deployRun) setObserved(rec observed) {
 	d.CommitAt, d.Checks = rec.CommitAt.UnixNano(), rec.Checks

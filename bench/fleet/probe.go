@@ -3,9 +3,11 @@ package main
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +98,17 @@ func (p *prober) stop() []record {
 	return all
 }
 
+// writeRecords writes the probe's requests as CSV: send and receive time
+// (Unix ns), host name, version, ok.
+func writeRecords(path string, recs []record, hosts []*host) error {
+	var b strings.Builder
+	b.WriteString("send_ns,recv_ns,host,version,ok\n")
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%d,%d,%s,%s,%t\n", r.send, r.recv, hosts[r.host].name, r.version, r.ok)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
 // crossing is what the probe saw of one switch from old to new.
 type crossing struct {
 	// MixedNS is how long both versions answered: from the answer of the
@@ -107,6 +120,10 @@ type crossing struct {
 	Failures int   `json:"failures"`
 	// Seen reports that both versions answered within the window.
 	Seen bool `json:"seen"`
+	// PauseNS is the longest time without a probe request sent while the
+	// hosts switched (between the first and the last routing publish): the
+	// probe's blind spot.
+	PauseNS int64 `json:"pause_ns"`
 }
 
 // findCrossing looks at the records sent in [from, to).
@@ -141,6 +158,23 @@ func findCrossing(recs []record, from, to int64, old, new string) crossing {
 		c.MixedNS = lastOldSend - firstNewRecv
 	}
 	return c
+}
+
+// longestPause returns the longest interval between two consecutive sends
+// (recs sorted by send time) that overlaps [from, to].
+func longestPause(recs []record, from, to int64) int64 {
+	var longest int64
+	prev := int64(0)
+	for _, r := range recs {
+		if prev != 0 && r.send >= from && prev <= to {
+			longest = max(longest, r.send-prev)
+		}
+		if prev > to {
+			break
+		}
+		prev = r.send
+	}
+	return longest
 }
 
 // hostGaps returns, in µs, the gaps between consecutive requests to the

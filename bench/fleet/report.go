@@ -50,7 +50,7 @@ func report(r *results) string {
 	writeSwitch(p, r)
 	writeMixed(p, r)
 	writeBatched(p, r)
-	writeSimCPU(p, r)
+	writeCPU(p, r)
 	writeErrors(p, r)
 	writeMethod(p, r)
 	return b.String()
@@ -105,31 +105,33 @@ func commitPath(checks []int) string {
 
 func writeSwitch(p printer, r *results) {
 	p("## 1. Commit → last host switched\n\n")
-	p("One transaction commits a fleet deploy; every host then sees the commit in its watch, publishes its routing table " +
-		"and records `deploys/<id>/switched/<host>` with the time it switched. The deploys run one after another, each " +
-		"through the next host as coordinator, v(n-1) → v(n).\n\n")
-	p("- **commit → last switched** is `last_switch_us` of the coordinator's done event: the last host's switch time − the " +
-		"time the coordinator's own mirror of etcd showed its commit. This is the protocol's own figure.\n")
-	p("- **commit transaction → last switched** is the last host's switch time − the time in the committed state record, " +
-		"stamped by the coordinator just before it sends the commit transaction (both read back from etcd by an observer): " +
-		"it adds the transaction's own round trip and the coordinator's watch.\n")
-	p("- **first → last switched** is the spread of the hosts' switch times (from their acks in etcd): how long some " +
-		"hosts served the new version while others still served the old one, as the hosts tell it.\n")
+	p("One transaction commits a fleet deploy; every host then sees the commit in its watch, persists its new state, " +
+		"publishes its routing table and records `deploys/<id>/switched/<host>` with the time it switched. The deploys run " +
+		"one after another, each through the next host as coordinator, v(n-1) → v(n).\n\n")
+	p("- **commit → last switched** is `last_switch_us` of the coordinator's done event: the last host's switched ack " +
+		"time − the time the coordinator's own mirror of etcd showed its commit. This is the protocol's own figure.\n")
+	p("- **commit transaction → last published** is from the time in the committed state record (stamped by the " +
+		"coordinator just before it sends the commit transaction, read back from etcd) to the last host's routing " +
+		"publish: the time of its controller's `switch` event, emitted right after the swap, read from every host's event " +
+		"stream. It adds the transaction's round trip and the coordinator's watch to the figure before, and ends at the swap " +
+		"itself rather than at the ack stamped after it.\n")
+	p("- **first → last published** is the spread of the hosts' routing publishes: the mixed-version window as the hosts' " +
+		"routing tables tell it (section 2).\n")
 	p("- **whole deploy**: API call → done event (processes), `Deploy` call → done event (simulated): plan, prepare (each real " +
 		"host starts the new version and health-gates it: 2 checks 100 ms apart), commit, switch, finalize.\n\n")
-	p("| fleet | deploys | commit → last switched p50 / p99 / max (ms) | commit transaction → last switched p50 / p99 (ms) | first → last switched p50 / p99 (ms) | whole deploy p50 / p99 (ms) | commit |\n")
+	p("| fleet | deploys | commit → last switched p50 / p99 / max (ms) | commit transaction → last published p50 / p99 (ms) | first → last published p50 / p99 (ms) | whole deploy p50 / p99 (ms) | commit |\n")
 	p("|---|---|---|---|---|---|---|\n")
 	for _, fr := range r.Fleets {
 		ok := fr.ok()
 		sw := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.SwitchUS) / 1e3 }))
-		txn := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.txnToLastUS()) / 1e3 }))
-		spread := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.spreadUS()) / 1e3 }))
+		txn := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.txnToPublishUS()) / 1e3 }))
+		spread := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.publishSpreadUS()) / 1e3 }))
 		all := summarise(msOf(ok, func(d *deployRun) float64 { return float64(d.Done-d.Call) / 1e6 }))
 		checks := make([]int, len(ok))
 		for i, d := range ok {
 			checks[i] = d.Checks
 		}
-		p("| %d `cutover serve` processes | %d of %d | **%s** / **%s** / %s | %s / %s | %s / %s | %s / %s | %s |\n", fr.Hosts, len(ok), r.Settings.Deploys,
+		p("| %d `cutover serve` processes, state on %s | %d of %d | **%s** / **%s** / %s | %s / %s | %s / %s | %s / %s | %s |\n", fr.Hosts, fr.Storage, len(ok), r.Settings.Deploys,
 			num(sw.P50), num(sw.P99), num(sw.Max), num(txn.P50), num(txn.P99), num(spread.P50), num(spread.P99), num(all.P50), num(all.P99), commitPath(checks))
 	}
 	for _, s := range r.Simulated {
@@ -141,60 +143,94 @@ func writeSwitch(p printer, r *results) {
 		for i, d := range s.Deploys {
 			checks[i] = d.Checks
 		}
-		p("| %d simulated hosts in one process | %d | **%s** / **%s** / %s | %s / %s | %s / %s | %s / %s | %s |\n", s.Agents, len(s.Deploys),
+		p("| %d simulated hosts in one process | %d | **%s** / **%s** / %s | %s / %s ¹ | %s / %s ¹ | %s / %s | %s |\n", s.Agents, len(s.Deploys),
 			num(sw.P50), num(sw.P99), num(sw.Max), num(txn.P50), num(txn.P99), num(spread.P50), num(spread.P99), num(all.P50), num(all.P99), commitPath(checks))
 	}
-	p("\nPercentiles are nearest-rank: with fewer than 100 deploys p99 is the largest value, so read it as \"the worst seen\".\n\n")
+	p("\nPercentiles are nearest-rank: with fewer than 100 deploys p99 is the largest value, so read it as \"the worst seen\".")
+	if len(r.Simulated) > 0 {
+		p(" ¹ A simulated host has no routing table: its switched ack, stamped when its in-memory switch returned, stands for the publish.")
+	}
+	p("\n\n")
+	writeStorage(p, r)
 	if len(r.Simulated) > 0 {
 		p("Simulated hosts are real fleet agents (`internal/fleet`), each with its own etcd connection, lease and watch, " +
-			"driving an in-memory host instead of a controller: no app starts, so their deploys measure the protocol alone. " +
-			"All of them share this machine's CPUs, so every host's work on every change of the fleet adds up in one place; " +
-			"on real machines each host does its share in parallel (section 4).\n\n")
+			"driving an in-memory host instead of a controller: no app starts and nothing is persisted, so their deploys " +
+			"measure the protocol alone. All of them share this machine's CPUs, so every host's work on every change of the " +
+			"fleet adds up in one place; on real machines each host does its share in parallel (section 4).\n\n")
 	}
+}
+
+// probeWindows returns the mixed-version windows the probe saw and its
+// longest pauses while the hosts switched, in ms.
+func probeWindows(fr *fleetRun) (windows, pauses []float64) {
+	for _, d := range fr.ok() {
+		if d.Crossing.Seen {
+			windows = append(windows, float64(d.Crossing.MixedNS)/1e6)
+		}
+		pauses = append(pauses, float64(d.Crossing.PauseNS)/1e6)
+	}
+	return windows, pauses
+}
+
+// writeStorage compares the fleets run with their state on disk and on tmpfs.
+func writeStorage(p printer, r *results) {
+	sw := func(fr *fleetRun) dist {
+		return summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.txnToPublishUS()) / 1e3 }))
+	}
+	var lines []string
+	for _, disk := range r.Fleets {
+		for _, tmp := range r.Fleets {
+			if disk.Storage != storageDisk || tmp.Storage != storageTmpfs || disk.Hosts != tmp.Hosts {
+				continue
+			}
+			d, t := sw(disk), sw(tmp)
+			lines = append(lines, fmt.Sprintf("%d hosts: p50 %s → %s ms, p99 %s → %s ms", disk.Hosts, num(d.P50), num(t.P50), num(d.P99), num(t.P99)))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	p("Each host persists its new state (an atomic file write with fsync) before it publishes the new routing (invariant 5), " +
+		"and etcd fsyncs every write. Here every host and etcd share one disk, so at the commit all of them queue on it at once; " +
+		"on a real fleet each host writes to its own disk. Commit transaction → last published with the state and etcd's " +
+		"data on disk → on tmpfs (no fsync): " + strings.Join(lines, "; ") + ".\n\n")
 }
 
 func writeMixed(p printer, r *results) {
 	if len(r.Fleets) == 0 {
 		return
 	}
-	p("## 2. Mixed-version window seen by clients (processes)\n\n")
-	p("%d probe workers send POST requests to every host's proxy in turn (no load balancer in between), each on one "+
-		"keep-alive connection per host. For each deploy, the window is from the answer of the first request the new "+
-		"version served to the sending of the last request the old version served, over the requests sent between this "+
-		"deploy's API call and the next one's (0 when they do not overlap). It is a lower bound: the probe looks at each "+
-		"host once per interval in the last column.\n\n", r.Settings.Probes)
-	p("| hosts | deploys with both versions seen | mixed window p50 / p99 / max (ms) | requests | failed | interval between two requests to one host p50 / p99 (ms) |\n")
-	p("|---|---|---|---|---|---|\n")
+	p("## 2. Mixed-version window (processes)\n\n")
+	p("While the hosts switch one after another, some serve the new version and some the old: the window is **first → "+
+		"last published**, from the hosts' own publish times. A probe checks from outside: %d workers send POST requests to "+
+		"every host's proxy in turn (no load balancer in between), each on one keep-alive connection per host; for each "+
+		"deploy its window is from the answer of the first request the new version served to the sending of the last "+
+		"request the old version served, over the requests sent between this deploy's API call and the next one's (0 when "+
+		"they do not overlap). The probe is a lower bound and a weak one here: it runs on the same two CPUs as the hosts, "+
+		"which are busiest exactly while they switch, and the longest pause between two of its requests during the switch "+
+		"(its blind spot) is often as long as the switch itself. It also shows that no request failed.\n\n", r.Settings.Probes)
+	p("| hosts | state on | first → last published p50 / p99 / max (ms) | probe: deploys with both versions seen | probe: window p50 / p99 / max (ms) | probe: longest pause during the switch p50 / p99 (ms) | probe requests | failed | interval between two requests to one host p50 / p99 (ms) |\n")
+	p("|---|---|---|---|---|---|---|---|---|\n")
 	for _, fr := range r.Fleets {
-		var ws []float64
-		for _, d := range fr.ok() {
-			if d.Crossing.Seen {
-				ws = append(ws, float64(d.Crossing.MixedNS)/1e6)
-			}
-		}
-		w := summarise(ws)
-		p("| %d | %d of %d | **%s** / **%s** / %s | %d | %d | %s / %s |\n", fr.Hosts, len(ws), len(fr.ok()), num(w.P50), num(w.P99), num(w.Max),
+		ws, ps := probeWindows(fr)
+		w, pause := summarise(ws), summarise(ps)
+		spread := summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.publishSpreadUS()) / 1e3 }))
+		p("| %d | %s | **%s** / **%s** / %s | %d of %d | %s / %s / %s | %s / %s | %d | %d | %s / %s |\n", fr.Hosts, fr.Storage,
+			num(spread.P50), num(spread.P99), num(spread.Max), len(ws), len(fr.ok()), num(w.P50), num(w.P99), num(w.Max), num(pause.P50), num(pause.P99),
 			fr.Probe.Requests, fr.Probe.Failures, num(fr.Probe.HostGapP50US/1e3), num(fr.Probe.HostGapP99US/1e3))
+	}
+	goal := func(d dist) string {
+		return fmt.Sprintf("p99 %s ms: bound %s, aim %s", num(d.P99), verdict(d.N > 0 && d.P99 < mixedGoalMS), verdict(d.N > 0 && d.P99 < mixedAimMS))
 	}
 	for _, fr := range r.Fleets {
 		if fr.Hosts != 5 {
 			continue
 		}
-		var ws []float64
-		for _, d := range fr.ok() {
-			if d.Crossing.Seen {
-				ws = append(ws, float64(d.Crossing.MixedNS)/1e6)
-			}
-		}
-		w := summarise(ws)
-		spread := summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.spreadUS()) / 1e3 }))
-		sw := summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.SwitchUS) / 1e3 }))
-		goal := func(d dist) string {
-			return fmt.Sprintf("p99 %s ms: bound %s, aim %s", num(d.P99), verdict(d.N > 0 && d.P99 < mixedGoalMS), verdict(d.N > 0 && d.P99 < mixedAimMS))
-		}
-		p("\nIssue 10's bound for 5 hosts is a mixed-version window p99 < %d ms (aim < %d ms). As the probe saw it: %s. "+
-			"As the hosts' switch times spread (first → last switched): %s. Commit → last switched, the longest a host serves "+
-			"the old version after the fleet decided: %s.\n", mixedGoalMS, mixedAimMS, goal(w), goal(spread), goal(sw))
+		spread := summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.publishSpreadUS()) / 1e3 }))
+		txn := summarise(msOf(fr.ok(), func(d *deployRun) float64 { return float64(d.txnToPublishUS()) / 1e3 }))
+		p("\nIssue 10's bound for 5 hosts, mixed-version window p99 < %d ms (aim < %d ms), state on %s: first → last published %s. "+
+			"Counted from the start of the commit transaction to the last publish: %s.\n",
+			mixedGoalMS, mixedAimMS, fr.Storage, goal(spread), goal(txn))
 	}
 	p("\n")
 }
@@ -229,22 +265,29 @@ func writeBatched(p printer, r *results) {
 	p("\n")
 }
 
-func writeSimCPU(p printer, r *results) {
-	if len(r.Simulated) == 0 {
+func writeCPU(p printer, r *results) {
+	if len(r.Simulated) == 0 && len(r.Fleets) == 0 {
 		return
 	}
-	p("## 4. Simulated hosts: CPU per host and deploy\n\n")
+	p("## 4. CPU per host and deploy\n\n")
 	p("Every host mirrors every key under the fleet's prefix and re-evaluates the fleet on every change, and a deploy " +
-		"makes a few changes per host (prepared report, commit, switched ack, host record), so one host's work per deploy " +
-		"grows with the square of the fleet size. The benchmark process's CPU time (user + system; etcd not included) per " +
-		"deploy and host:\n\n")
-	p("| hosts | CPU per host per deploy (ms) | all hosts per deploy (s of CPU) | prepare p50 (ms) |\n|---|---|---|---|\n")
-	for _, s := range r.Simulated {
-		prep := summarise(msOf(s.Deploys, func(d simDepl) float64 { return float64(d.PrepareUS) / 1e3 }))
-		p("| %d | %s | %s | %s |\n", s.Agents, num(s.CPUPerHostDeployMS), num(s.CPUPerHostDeployMS*float64(s.Agents)/1e3), num(prep.P50))
+		"makes a few changes per host (prepared report, switched ack, host record updates), so one host's work per deploy " +
+		"grows with the square of the fleet size. CPU time (user + system) over the measured deploys, including the pauses " +
+		"between them, per deploy and host: for processes, the `cutover serve` processes' (their app instances not " +
+		"counted), for simulated hosts the benchmark process's.\n\n")
+	p("| fleet | CPU per host per deploy (ms) | all hosts per deploy (s of CPU) | cores the hosts kept busy on average | etcd per deploy (ms of CPU) |\n|---|---|---|---|---|\n")
+	for _, fr := range r.Fleets {
+		p("| %d processes, state on %s | %s | %s | %s | %s |\n", fr.Hosts, fr.Storage, num(fr.CPUPerHostDeployMS),
+			num(fr.CPUPerHostDeployMS*float64(fr.Hosts)/1e3), num(fr.Cores), num(fr.EtcdCPUPerDeployMS))
 	}
-	p("\nWhen the hosts' total exceeds what the machine's cores give in the time of a deploy, the simulated fleet is " +
-		"CPU-bound and its switch times measure the queue for the CPU rather than the protocol.\n\n")
+	for _, s := range r.Simulated {
+		p("| %d simulated hosts | %s | %s | %s | not measured |\n", s.Agents, num(s.CPUPerHostDeployMS),
+			num(s.CPUPerHostDeployMS*float64(s.Agents)/1e3), num(s.Cores))
+	}
+	p("\nWhen the hosts keep close to all of the machine's %d cores busy (and other work, the load averages above, wants "+
+		"them too), the fleet here is CPU-bound: its switch times then measure the queue for the CPU as much as the "+
+		"protocol. An average hides bursts: right after a commit every host wakes at once. On real machines each host "+
+		"spends only its own share on its own CPUs.\n\n", r.Machine.NProc)
 }
 
 func writeErrors(p printer, r *results) {
@@ -267,7 +310,8 @@ func writeErrors(p printer, r *results) {
 func writeMethod(p printer, r *results) {
 	p("## Method\n\n")
 	p("- **Processes**: the built `cutover` binary, one `cutover serve` a host (own config, state dir, admin socket, proxy " +
-		"port, two app ports), `cluster.backend: etcd` on one etcd started fresh for each fleet size, " +
+		"port, two app ports), `cluster.backend: etcd` on one etcd started fresh for each fleet size, its data and the " +
+		"hosts' state directories on the local disk (ext4 here) and, in the tmpfs rows, on tmpfs, " +
 		fmt.Sprintf("`lease_ttl: %s`. ", r.Settings.LeaseTTL) +
 		"One process service: the hidden `cutover sample-app` health-gated on `/healthz` every 100 ms with 2 consecutive " +
 		"successes, switch strategy, standby window 10 min. The benchmark deploys through each coordinator's admin API " +

@@ -33,12 +33,22 @@ type results struct {
 
 // fleetRun is one fleet of `cutover serve` processes.
 type fleetRun struct {
-	Hosts        int          `json:"hosts"`
-	Dir          string       `json:"dir"`
-	StartSeconds float64      `json:"start_seconds"`
-	Deploys      []*deployRun `json:"deploys"`
-	Errors       []string     `json:"errors,omitempty"`
-	Probe        probeSum     `json:"probe"`
+	Hosts int `json:"hosts"`
+	// Storage is where etcd's data and the hosts' state were: disk or tmpfs.
+	Storage      string  `json:"storage"`
+	Dir          string  `json:"dir"`
+	StartSeconds float64 `json:"start_seconds"`
+	// CPUPerHostDeployMS is the serve processes' CPU time over the
+	// measured deploys (with the pauses between them), per deploy and
+	// host; EtcdCPUPerDeployMS etcd's, per deploy.
+	CPUPerHostDeployMS float64 `json:"cpu_ms_per_host_deploy"`
+	EtcdCPUPerDeployMS float64 `json:"etcd_cpu_ms_per_deploy"`
+	// Cores is the serve processes' CPU time divided by the wall time of
+	// the measured deploys: how many cores the hosts kept busy on average.
+	Cores   float64      `json:"cores"`
+	Deploys []*deployRun `json:"deploys"`
+	Errors  []string     `json:"errors,omitempty"`
+	Probe   probeSum     `json:"probe"`
 }
 
 // probeSum describes a fleet's probe traffic as a whole.
@@ -59,6 +69,7 @@ type simRun struct {
 	Deploys            []simDepl `json:"deploys"`
 	SingleTxnRefused   string    `json:"single_txn_refused,omitempty"`
 	CPUPerHostDeployMS float64   `json:"cpu_ms_per_host_deploy"`
+	Cores              float64   `json:"cores"`
 }
 
 type simDepl struct {
@@ -167,6 +178,9 @@ func (fr *fleetRun) analyse(recs []record) {
 			to = fr.Deploys[i+1].Call
 		}
 		d.Crossing = findCrossing(recs, d.Call, to, d.From, d.Version)
+		if d.FirstPublish != 0 {
+			d.Crossing.PauseNS = longestPause(recs, d.FirstPublish, d.LastPublish)
+		}
 	}
 	fr.Probe.Requests = len(recs)
 	rtts := make([]float64, 0, len(recs))

@@ -2,7 +2,7 @@
 # bench/fleet/run.sh — cutover on many hosts: commit → last host switched for
 # fleets of `cutover serve` processes and of simulated hosts, on real etcd.
 #
-#   bench/fleet/run.sh                                  # full run (~6 min on 2 busy cores)
+#   bench/fleet/run.sh                                  # full run (~9 min on 2 busy cores)
 #   DEPLOYS=5 SIM_DEPLOYS=3 SIM_AGENTS=50 bench/fleet/run.sh   # quick run
 #
 # It installs etcd from Debian (etcd-server) when it is missing (as root),
@@ -13,7 +13,8 @@
 #      connection, against the etcd binary; past 120 hosts the commit takes
 #      the batched path (etcd's --max-txn-ops is 128);
 #   2. runs bench/fleet for each fleet of `cutover serve` processes on a fresh
-#      etcd, with probe clients sending to every host;
+#      etcd, with probe clients sending to every host, with the state on disk
+#      and again on tmpfs;
 # and writes bench/fleet/RESULTS.md plus bench/fleet/results.json.
 #
 # Environment overrides (defaults in brackets):
@@ -24,6 +25,9 @@
 #   SIM_DEPLOYS [20,10,5]     measured deploys per simulated size, one value or
 #                             one per size (the larger fleets are CPU-bound
 #                             here: every host's work adds up on this machine)
+#   TMPFS_WORK [/dev/shm/cutover-bench-fleet]  tmpfs scratch: each process fleet
+#                             runs again with etcd's data and the hosts' state there
+#                             (no fsync cost); empty to skip
 #   NICE [unset]              e.g. -5: run the benchmark at a higher priority on
 #                             a machine that other work shares (recorded in the report)
 #   OUT [bench/fleet/RESULTS.md]
@@ -43,9 +47,10 @@ SIM_AGENTS=${SIM_AGENTS:-50,100,150}
 SIM_DEPLOYS=${SIM_DEPLOYS:-20,10,5}
 OUT=${OUT:-$repo/bench/fleet/RESULTS.md}
 WORK=${WORK:-/tmp/cutover-bench-fleet}
+TMPFS_WORK=${TMPFS_WORK-/dev/shm/cutover-bench-fleet}
 
 command=""
-for v in HOSTS DEPLOYS PROBES SIM_AGENTS SIM_DEPLOYS NICE; do
+for v in HOSTS DEPLOYS PROBES SIM_AGENTS SIM_DEPLOYS TMPFS_WORK NICE; do
 	if printenv "$v" >/dev/null; then command+="$v=$(printenv "$v") "; fi
 done
 command+="bench/fleet/run.sh"
@@ -62,6 +67,12 @@ etcd_bin=$(command -v etcd)
 
 rm -rf "$WORK"
 mkdir -p "$WORK/sim"
+if [[ -n $TMPFS_WORK ]]; then
+	[[ $(stat -f -c %T "$(dirname "$TMPFS_WORK")") == tmpfs ]] || die "TMPFS_WORK=$TMPFS_WORK is not on tmpfs"
+	rm -rf "$TMPFS_WORK"
+	mkdir -p "$TMPFS_WORK"
+	trap 'rm -rf "$TMPFS_WORK"' EXIT # it holds memory
+fi
 go build -o "$WORK/cutover" ./cmd/cutover
 go build -o "$WORK/fleetbench" ./bench/fleet
 go test -c -o "$WORK/fleet.test" ./internal/fleet
@@ -88,5 +99,5 @@ done
 # 2. Processes.
 run "$WORK/fleetbench" -bin "$WORK/cutover" -etcd "$etcd_bin" -work "$WORK" \
 	-out "$OUT" -raw "$here/results.json" -commit "$commit" -command "$command" \
-	-hosts "$HOSTS" -deploys "$DEPLOYS" -probes "$PROBES" \
+	-hosts "$HOSTS" -deploys "$DEPLOYS" -probes "$PROBES" ${TMPFS_WORK:+-tmpfs-work "$TMPFS_WORK"} \
 	-sim "$WORK/sim" -sim-command "$sim_cmd"
