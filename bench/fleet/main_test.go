@@ -93,7 +93,7 @@ func TestCommitPath(t *testing.T) {
 func TestReport(t *testing.T) {
 	dir := t.TempDir()
 	sim := `{"agents":150,"deploys":[{"id":"d-1","hosts":150,"switch_us":900,"txn_to_last_us":1500,"prepare_us":20000,"total_us":40000,"checks":2}],` +
-		`"single_txn_refused":"too many operations in one transaction","cpu_ms_per_host_deploy":12.5}`
+		`"single_txn_refused":"too many operations in one transaction","cpu_ms_per_host_deploy":12.5,"lease_ttl_ns":30000000000}`
 	if err := os.WriteFile(filepath.Join(dir, "sim-150.json"), []byte(sim), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestReport(t *testing.T) {
 	r.Fleets = []*fleetRun{fr}
 	out := report(r)
 	for _, want := range []string{"| 5 `cutover serve` processes, state on disk | 1 of 1 | **2.50**", "150 simulated hosts", "2 batch checks + one transaction",
-		"too many operations", "p99 < 50 ms (aim < 10 ms)", "| 150 simulated hosts | 12.5 |",
+		"too many operations", "p99 < 50 ms (aim < 10 ms)", "| 150 simulated hosts | 12.5 |", "lease TTL is 30s instead of 5 s",
 		"| 5 | disk | **2.00** / **2.00** / 2.00 |", "first → last published p99 2.00 ms: bound **met**, aim **met**"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)

@@ -321,9 +321,9 @@ func writeMethod(p printer, r *results) {
 	if len(r.Simulated) > 0 {
 		p("- **Simulated hosts**: `BenchmarkFleetCommit` (`internal/fleet/bench_fleet_test.go`), run as `%s`: fleet agents "+
 			"with an in-memory host (prepare and switch return at once) against the etcd binary, one member, data in a "+
-			"temporary directory; every agent has its own etcd client. Their lease TTL is 15 s instead of 5 s, because all of "+
-			"them share this machine's CPUs and a renewal waiting that long for a CPU would drop a host; the commit path does "+
-			"not depend on it. After each deploy: every agent ready, then 100 ms.\n", r.SimCommand)
+			"temporary directory; every agent has its own etcd client. Their lease TTL is %s instead of 5 s, because all of "+
+			"them share this machine's CPUs (and etcd's) and a renewal waiting that long would drop a host; the commit path "+
+			"does not depend on it. After each deploy: every agent ready, then 100 ms.\n", r.SimCommand, r.Simulated[0].LeaseTTL)
 	}
 	p("- Clocks: everything runs on one machine, so the hosts' switch times, the coordinator's commit time and the benchmark's " +
 		"own times read one CLOCK_REALTIME, compared as wall-clock time stamps (events and records carry RFC 3339 times).\n")

@@ -65,11 +65,12 @@ type probeSum struct {
 // simRun is one fleet size of BenchmarkFleetCommit (internal/fleet), as
 // it writes it.
 type simRun struct {
-	Agents             int       `json:"agents"`
-	Deploys            []simDepl `json:"deploys"`
-	SingleTxnRefused   string    `json:"single_txn_refused,omitempty"`
-	CPUPerHostDeployMS float64   `json:"cpu_ms_per_host_deploy"`
-	Cores              float64   `json:"cores"`
+	Agents             int           `json:"agents"`
+	Deploys            []simDepl     `json:"deploys"`
+	SingleTxnRefused   string        `json:"single_txn_refused,omitempty"`
+	CPUPerHostDeployMS float64       `json:"cpu_ms_per_host_deploy"`
+	Cores              float64       `json:"cores"`
+	LeaseTTL           time.Duration `json:"lease_ttl_ns"`
 }
 
 type simDepl struct {

@@ -82,6 +82,8 @@ type benchRun struct {
 	// Cores is that CPU time divided by the wall time of the measured
 	// deploys: how many cores the fleet kept busy on average.
 	Cores float64 `json:"cores"`
+	// LeaseTTL is the simulated hosts' lease TTL.
+	LeaseTTL time.Duration `json:"lease_ttl_ns"`
 }
 
 // benchLeaseTTL is the simulated hosts' lease TTL: longer than the
@@ -89,7 +91,7 @@ type benchRun struct {
 // (and etcd's), and a renewal that waits that long for a CPU would take a
 // host out of the fleet; the commit path measured here does not depend on
 // it.
-const benchLeaseTTL = 15 * time.Second
+const benchLeaseTTL = 30 * time.Second
 
 func benchFleet(b *testing.B, n int) {
 	if _, err := exec.LookPath("etcd"); err != nil {
@@ -153,7 +155,7 @@ func benchFleet(b *testing.B, n int) {
 		}
 	}
 	allReady()
-	run := benchRun{Agents: n}
+	run := benchRun{Agents: n, LeaseTTL: benchLeaseTTL}
 	if n > maxCompares {
 		run.SingleTxnRefused = singleTxnRefusal(b, obs.st, prefix, n)
 	}
