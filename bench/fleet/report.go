@@ -143,7 +143,7 @@ func writeSwitch(p printer, r *results) {
 		for i, d := range s.Deploys {
 			checks[i] = d.Checks
 		}
-		p("| %d simulated hosts in one process | %d | **%s** / **%s** / %s | %s / %s ¹ | %s / %s ¹ | %s / %s | %s |\n", s.Agents, len(s.Deploys),
+		p("| %d simulated hosts in one process | %d of %d | **%s** / **%s** / %s | %s / %s ¹ | %s / %s ¹ | %s / %s | %s |\n", s.Agents, len(s.Deploys), len(s.Deploys)+len(s.Failed),
 			num(sw.P50), num(sw.P99), num(sw.Max), num(txn.P50), num(txn.P99), num(spread.P50), num(spread.P99), num(all.P50), num(all.P99), commitPath(checks))
 	}
 	p("\nPercentiles are nearest-rank: with fewer than 100 deploys p99 is the largest value, so read it as \"the worst seen\".")
@@ -253,7 +253,10 @@ func writeBatched(p printer, r *results) {
 		for i, d := range s.Deploys {
 			checks[i] = d.Checks
 		}
-		p("- **%d hosts**: %d of %d deploys committed, each through %s; every host switched in every deploy.", s.Agents, len(s.Deploys), len(s.Deploys), commitPath(checks))
+		p("- **%d hosts**: %d of %d deploys committed, each through %s, and every host switched.", s.Agents, len(s.Deploys), len(s.Deploys)+len(s.Failed), commitPath(checks))
+		if len(s.Failed) > 0 {
+			p(" The others failed (see \"Deploys that failed\").")
+		}
 		if s.SingleTxnRefused != "" {
 			p(" The same etcd refused one transaction of %d compares (what a commit without batches would send): `%s`.", s.Agents+3, s.SingleTxnRefused)
 		}
@@ -294,7 +297,12 @@ func writeErrors(p printer, r *results) {
 	var errs []string
 	for _, fr := range r.Fleets {
 		for _, e := range fr.Errors {
-			errs = append(errs, fmt.Sprintf("%d hosts: %s", fr.Hosts, e))
+			errs = append(errs, fmt.Sprintf("%d processes, state on %s: %s", fr.Hosts, fr.Storage, e))
+		}
+	}
+	for _, s := range r.Simulated {
+		for _, e := range s.Failed {
+			errs = append(errs, fmt.Sprintf("%d simulated hosts: %s", s.Agents, e))
 		}
 	}
 	if len(errs) == 0 {

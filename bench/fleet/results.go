@@ -71,6 +71,7 @@ type simRun struct {
 	CPUPerHostDeployMS float64       `json:"cpu_ms_per_host_deploy"`
 	Cores              float64       `json:"cores"`
 	LeaseTTL           time.Duration `json:"lease_ttl_ns"`
+	Failed             []string      `json:"failed,omitempty"`
 }
 
 type simDepl struct {

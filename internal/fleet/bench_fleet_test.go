@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,6 +83,8 @@ type benchRun struct {
 	// Cores is that CPU time divided by the wall time of the measured
 	// deploys: how many cores the fleet kept busy on average.
 	Cores float64 `json:"cores"`
+	// Failed says why each deploy that did not switch every host failed.
+	Failed []string `json:"failed,omitempty"`
 	// LeaseTTL is the simulated hosts' lease TTL.
 	LeaseTTL time.Duration `json:"lease_ttl_ns"`
 }
@@ -100,11 +103,7 @@ func benchFleet(b *testing.B, n int) {
 	ec := etcdtest.StartBinary(b, etcdtest.BinaryOptions{Members: 1})
 	eps := ec.Endpoints()
 	const prefix = "/bench/"
-	type sim struct {
-		host  *fakeHost
-		agent *Agent
-	}
-	sims := make([]sim, n)
+	sims := make([]benchHost, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	sem := make(chan struct{}, 8)
@@ -131,7 +130,7 @@ func benchFleet(b *testing.B, n int) {
 				_ = st.Close()
 				return
 			}
-			sims[i] = sim{host: h, agent: a}
+			sims[i] = benchHost{host: h, agent: a}
 			b.Cleanup(func() {
 				_ = a.Close()
 				_ = st.Close()
@@ -159,10 +158,12 @@ func benchFleet(b *testing.B, n int) {
 	if n > maxCompares {
 		run.SingleTxnRefused = singleTxnRefusal(b, obs.st, prefix, n)
 	}
-	deployOnce := func(i int, version string) benchDeploy {
+	// deployOnce runs one deploy; a deploy that does not switch every host
+	// is an error naming why.
+	deployOnce := func(i int, version string) (benchDeploy, error) {
 		b.Helper()
 		s := sims[i%n]
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		t0 := time.Now()
 		id, err := s.agent.Deploy(ctx, DeployRequest{Service: "web", Version: version, PrepareTimeout: time.Minute})
@@ -174,12 +175,17 @@ func benchFleet(b *testing.B, n int) {
 			b.Fatalf("deploy %s did not end: %v", version, err)
 		}
 		tDone := time.Now()
+		defer func() {
+			allReady()
+			time.Sleep(100 * time.Millisecond) // pacing: let trailing record updates land before the next deploy
+		}()
 		if ev.Outcome != store.OutcomeDeployed {
-			b.Fatalf("deploy %s ended %s: %s", version, ev.Outcome, ev.Error)
+			return benchDeploy{}, fmt.Errorf("deploy %s via %s ended %s after %s: %s; hosts that did not prepare: %s", version, s.agent.Name(),
+				ev.Outcome, tDone.Sub(t0).Round(time.Millisecond), ev.Error, describeUnprepared(sims, id))
 		}
 		if got, _ := ev.Data["switched"].(int); got != n {
-			b.Fatalf("deploy %s: %v of %d hosts switched after %s (lost %v); warnings: %s", version, ev.Data["switched"], n,
-				tDone.Sub(t0).Round(time.Millisecond), ev.Data["lost"], s.host.warnings(id))
+			return benchDeploy{}, fmt.Errorf("deploy %s via %s: %v of %d hosts switched after %s (lost %v); warnings: %s", version, s.agent.Name(),
+				ev.Data["switched"], n, tDone.Sub(t0).Round(time.Millisecond), ev.Data["lost"], s.host.warnings(id))
 		}
 		rec := obs.wait(b, id, n)
 		d := benchDeploy{
@@ -193,17 +199,26 @@ func benchFleet(b *testing.B, n int) {
 		if n > maxCompares && d.Checks == 0 {
 			b.Fatalf("deploy %s to %d hosts committed without batch checks", version, n)
 		}
-		allReady()
-		time.Sleep(100 * time.Millisecond) // pacing: let trailing record updates land before the next deploy
-		return d
+		return d, nil
 	}
-	deployOnce(0, "v0") // warm-up: the first commit of the service
+	if _, err := deployOnce(0, "v0"); err != nil { // warm-up: the first commit of the service
+		b.Fatal(err)
+	}
 	cpu0, wall0 := processCPU(), time.Now()
 	for i := 1; b.Loop(); i++ {
-		run.Deploys = append(run.Deploys, deployOnce(i, fmt.Sprintf("v%d", i)))
+		d, err := deployOnce(i, fmt.Sprintf("v%d", i))
+		if err != nil {
+			b.Logf("deploy failed: %v", err)
+			run.Failed = append(run.Failed, err.Error())
+			continue
+		}
+		run.Deploys = append(run.Deploys, d)
+	}
+	if len(run.Deploys) == 0 {
+		b.Fatalf("no deploy succeeded: %v", run.Failed)
 	}
 	cpu, wall := processCPU()-cpu0, time.Since(wall0)
-	run.CPUPerHostDeployMS = float64(cpu.Microseconds()) / 1e3 / float64(len(run.Deploys)*n)
+	run.CPUPerHostDeployMS = float64(cpu.Microseconds()) / 1e3 / float64((len(run.Deploys)+len(run.Failed))*n)
 	run.Cores = cpu.Seconds() / wall.Seconds()
 	pick := func(f func(benchDeploy) int64) []float64 {
 		out := make([]float64, len(run.Deploys))
@@ -229,12 +244,54 @@ func benchFleet(b *testing.B, n int) {
 	b.ReportMetric(pctl(total, 0.99)/1e3, "deploy-p99-ms")
 	b.ReportMetric(float64(run.Deploys[0].Checks), "commit-checks")
 	b.ReportMetric(run.CPUPerHostDeployMS, "cpu-ms/host-deploy")
+	b.ReportMetric(float64(len(run.Failed)), "failed-deploys")
 	if dir := os.Getenv(benchOutEnv); dir != "" {
 		raw, _ := json.MarshalIndent(run, "", " ")
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("sim-%d.json", n)), raw, 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchHost is one simulated host.
+type benchHost struct {
+	host  *fakeHost
+	agent *Agent
+}
+
+// describeUnprepared tells, for each host that did not prepare deploy id,
+// what its agent saw of it.
+func describeUnprepared(sims []benchHost, id string) string {
+	var out []string
+	for _, s := range sims {
+		prepared := false
+		for _, c := range s.host.calls() {
+			if strings.HasPrefix(c.what, "prepared "+id+" ") {
+				prepared = true
+				break
+			}
+		}
+		if prepared {
+			continue
+		}
+		snap, _ := s.agent.view.read()
+		fs := decodeState(snap)
+		d := fs.deploys[id]
+		s.agent.mu.Lock()
+		status := "none"
+		if lp := s.agent.plans[id]; lp != nil {
+			status = strconv.Itoa(int(lp.status))
+		}
+		s.agent.mu.Unlock()
+		reported := false
+		if d != nil {
+			_, reported = d.prepared[s.agent.Name()]
+		}
+		ok, why := s.agent.Ready()
+		out = append(out, fmt.Sprintf("%s (view synced %t at revision %d, plan seen %t, lock %v, report in its view %t, local plan %s, ready %t %s)",
+			s.agent.Name(), snap.synced, snap.rev, d != nil && d.plan != nil, fs.locks["web"].Deploy, d != nil && reported, status, ok, why))
+	}
+	return strings.Join(out, "; ")
 }
 
 // warnings returns the messages of operation id's warning events.
