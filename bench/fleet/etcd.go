@@ -26,14 +26,25 @@ type etcdServer struct {
 	log      *bytes.Buffer
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct loopback TCP ports that were free a moment
+// ago (all held open until every one is chosen).
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	out := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return out, nil
 }
 
 // etcdVersion returns the first line of `bin --version`.
@@ -50,15 +61,11 @@ func etcdVersion(bin string) string {
 // settings otherwise: --max-txn-ops 128, fsync on) and waits until it
 // answers.
 func startEtcd(ctx context.Context, bin, dir string) (*etcdServer, error) {
-	cp, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	pp, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	client, peer := fmt.Sprintf("http://127.0.0.1:%d", cp), fmt.Sprintf("http://127.0.0.1:%d", pp)
+	client, peer := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	e := &etcdServer{endpoint: client, log: &bytes.Buffer{}, done: make(chan error, 1)}
 	e.cmd = exec.Command(bin,
 		"--name", "m0", "--data-dir", filepath.Join(dir, "etcd"),

@@ -81,22 +81,16 @@ type fleetHosts struct {
 // waits until each one's admin API answers.
 func startHosts(ctx context.Context, bin, work, endpoint, prefix string, n int, leaseTTL time.Duration) (*fleetHosts, error) {
 	f := &fleetHosts{mark: filepath.Base(work) + "-" + strconv.Itoa(os.Getpid())}
+	ports, err := freePorts(3 * n)
+	if err != nil {
+		return f, err
+	}
 	for i := range n {
 		h := &host{name: fmt.Sprintf("h%d", i+1), dir: filepath.Join(work, fmt.Sprintf("h%d", i+1))}
 		if err := os.MkdirAll(h.dir, 0o700); err != nil {
 			return f, err
 		}
-		var ports [3]int
-		for j := range ports {
-			p, err := freePort()
-			if err != nil {
-				return f, err
-			}
-			ports[j] = p
-		}
-		h.proxy = fmt.Sprintf("127.0.0.1:%d", ports[0])
-		cfg := hostConfig(bin, h.name, h.dir, h.proxy, endpoint, prefix, f.mark, leaseTTL, [2]int{ports[1], ports[2]})
-		if err := os.WriteFile(filepath.Join(h.dir, "cutover.yaml"), []byte(cfg), 0o600); err != nil {
+		if err := h.configure(bin, endpoint, prefix, f.mark, leaseTTL, [3]int(ports[3*i:3*i+3])); err != nil {
 			return f, err
 		}
 		f.hosts = append(f.hosts, h)
@@ -108,14 +102,46 @@ func startHosts(ctx context.Context, bin, work, endpoint, prefix string, n int, 
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = h.start(ctx, bin)
+			// A port that was free when chosen may be taken by another
+			// process before serve binds it: choose again.
+			for attempt := 0; ; attempt++ {
+				errs[i] = h.start(ctx, bin)
+				if errs[i] == nil || attempt == 2 || !h.bindFailed() {
+					return
+				}
+				p, err := freePorts(3)
+				if err == nil {
+					err = h.configure(bin, endpoint, prefix, f.mark, leaseTTL, [3]int(p))
+				}
+				if err != nil {
+					errs[i] = err
+					return
+				}
+			}
 		})
 	}
 	wg.Wait()
 	return f, errors.Join(errs...)
 }
 
+// configure writes the host's config with ports: the proxy's, then the
+// app's two.
+func (h *host) configure(bin, endpoint, prefix, mark string, leaseTTL time.Duration, ports [3]int) error {
+	h.proxy = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	cfg := hostConfig(bin, h.name, h.dir, h.proxy, endpoint, prefix, mark, leaseTTL, [2]int{ports[1], ports[2]})
+	return os.WriteFile(filepath.Join(h.dir, "cutover.yaml"), []byte(cfg), 0o600)
+}
+
+// bindFailed reports whether the host's serve log says a port was taken.
+func (h *host) bindFailed() bool {
+	b, _ := os.ReadFile(filepath.Join(h.dir, "serve.log"))
+	return strings.Contains(string(b), "address already in use")
+}
+
 func (h *host) start(ctx context.Context, bin string) error {
+	if h.api != nil { // a start before this one failed
+		h.api.Close()
+	}
 	logf, err := os.Create(filepath.Join(h.dir, "serve.log"))
 	if err != nil {
 		return err
