@@ -34,6 +34,7 @@ type options struct {
 	sizes                                                                                 []int
 	deploys, probes                                                                       int
 	settle, leaseTTL                                                                      time.Duration
+	rerender                                                                              bool
 }
 
 func parseFlags() (options, error) {
@@ -54,6 +55,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.simDir, "sim", "", "directory with the sim-*.json files BenchmarkFleetCommit wrote, to include")
 	flag.StringVar(&o.simCommand, "sim-command", "", "the command that ran BenchmarkFleetCommit, for the report")
 	flag.StringVar(&o.command, "command", "", "the command line of the whole run, for the report")
+	flag.BoolVar(&o.rerender, "rerender", false, "only render the report again from the raw results at -raw (no run)")
 	flag.StringVar(&o.records, "records", "", "if set, write every probe request as CSV to this path plus a .<hosts>-<storage>.csv suffix")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -67,6 +69,7 @@ func parseFlags() (options, error) {
 		o.sizes = append(o.sizes, n)
 	}
 	switch {
+	case o.rerender:
 	case o.bin == "":
 		return o, errors.New("-bin is required")
 	case o.deploys < 1 || o.probes < 1:
@@ -84,15 +87,27 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := run(ctx, log, o)
-	if err != nil {
-		log.Error("benchmark failed", "err", err)
-		os.Exit(1)
-	}
-	raw, _ := json.MarshalIndent(res, "", " ")
-	if err := os.WriteFile(o.rawOut, append(raw, '\n'), 0o644); err != nil {
-		log.Error("write raw results", "err", err)
-		os.Exit(1)
+	var res *results
+	if o.rerender {
+		b, err := os.ReadFile(o.rawOut)
+		if err == nil {
+			res = &results{}
+			err = json.Unmarshal(b, res)
+		}
+		if err != nil {
+			log.Error("read raw results", "err", err)
+			os.Exit(1)
+		}
+	} else {
+		if res, err = run(ctx, log, o); err != nil {
+			log.Error("benchmark failed", "err", err)
+			os.Exit(1)
+		}
+		raw, _ := json.MarshalIndent(res, "", " ")
+		if err := os.WriteFile(o.rawOut, append(raw, '\n'), 0o644); err != nil {
+			log.Error("write raw results", "err", err)
+			os.Exit(1)
+		}
 	}
 	if err := os.WriteFile(o.out, []byte(report(res)), 0o644); err != nil {
 		log.Error("write report", "err", err)

@@ -277,7 +277,9 @@ func writeCPU(p printer, r *results) {
 		"makes a few changes per host (prepared report, switched ack, host record updates), so one host's work per deploy " +
 		"grows with the square of the fleet size. CPU time (user + system) over the measured deploys, including the pauses " +
 		"between them, per deploy and host: for processes, the `cutover serve` processes' (their app instances not " +
-		"counted), for simulated hosts the benchmark process's.\n\n")
+		"counted), for simulated hosts the benchmark process's. A process's share is mostly not the fleet protocol: it " +
+		"serves the probe's requests through its proxy, starts and health-checks the new version (every 100 ms, its " +
+		"standby too) and drains the old one; a simulated host does nothing but the protocol.\n\n")
 	p("| fleet | CPU per host per deploy (ms) | all hosts per deploy (s of CPU) | cores the hosts kept busy on average | etcd per deploy (ms of CPU) |\n|---|---|---|---|---|\n")
 	for _, fr := range r.Fleets {
 		p("| %d processes, state on %s | %s | %s | %s | %s |\n", fr.Hosts, fr.Storage, num(fr.CPUPerHostDeployMS),
