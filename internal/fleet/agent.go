@@ -160,7 +160,7 @@ func NewAgent(opts AgentOptions) (*Agent, error) {
 	log := opts.Logger.With("host", opts.Name)
 	a := &Agent{
 		opts: opts, keys: k, log: log, host: opts.Host,
-		view:       newView(opts.Store, k.prefix, log),
+		view:       newView(opts.Store, k, log),
 		plans:      map[string]*localPlan{},
 		converging: map[string]bool{},
 		convergeAt: map[string]time.Time{},

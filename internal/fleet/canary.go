@@ -232,7 +232,7 @@ func (j *canaryJudge) step(ctx context.Context, tick <-chan time.Time, st *fleet
 	a, p := j.a, &j.run.plan
 	for {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		d := fs.deploys[p.ID]
 		if d == nil || d.phase() != PhaseCanary {
 			why := "the canary's deploy was ended elsewhere"
@@ -467,7 +467,7 @@ func (a *Agent) promote(run *coordRun, lockRaw []byte) (int64, string) {
 // service.
 func (a *Agent) sendControl(ctx context.Context, service string, c Control) error {
 	snap, _ := a.view.read()
-	d := decodeState(a.keys, snap).openDeploy(service)
+	d := decodeState(snap).openDeploy(service)
 	if d == nil || d.plan.Strategy != config.StrategyCanary {
 		return fmt.Errorf("%w: service %s has no fleet canary running", deploy.ErrNoOperation, service)
 	}

@@ -108,7 +108,7 @@ func (a *Agent) Deploy(ctx context.Context, req DeployRequest) (string, error) {
 		return "", fmt.Errorf("fleet: read the fleet: %w", err)
 	}
 	snap, _ := a.view.read()
-	fs := decodeState(a.keys, snap)
+	fs := decodeState(snap)
 	plan, err := a.makePlan(id, req, fs)
 	if err != nil {
 		unlock()
@@ -238,7 +238,7 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 // (roll back instead).
 func (a *Agent) Abort(ctx context.Context, service string) error {
 	snap, _ := a.view.read()
-	fs := decodeState(a.keys, snap)
+	fs := decodeState(snap)
 	d := fs.openDeploy(service)
 	if d == nil {
 		return fmt.Errorf("%w: service %s has no fleet deploy running", deploy.ErrNoOperation, service)
@@ -276,7 +276,7 @@ func (a *Agent) Abort(ctx context.Context, service string) error {
 // Promote retires the warm standby of service on every host.
 func (a *Agent) Promote(ctx context.Context, service string) error {
 	snap, _ := a.view.read()
-	fs := decodeState(a.keys, snap)
+	fs := decodeState(snap)
 	if d := fs.openDeploy(service); d != nil && d.plan.Strategy == config.StrategyCanary && d.phase() == PhaseCanary {
 		return a.sendControl(ctx, service, Control{Action: ControlPromote})
 	}

@@ -60,7 +60,7 @@ func (a *Agent) awaitPrepared(ctx context.Context, run *coordRun, stateRev *int6
 	reported := map[string]bool{}
 	for {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		d := fs.deploys[p.ID]
 		if d != nil && d.phase() == PhaseAborted {
 			return 0, d.state.Reason, "", errors.New(d.state.Reason)
@@ -123,7 +123,7 @@ func (a *Agent) awaitPrepared(ctx context.Context, run *coordRun, stateRev *int6
 // missing lists planned hosts that have not reported prepared.
 func (a *Agent) missing(p *Plan) []string {
 	snap, _ := a.view.read()
-	d := decodeState(a.keys, snap).deploys[p.ID]
+	d := decodeState(snap).deploys[p.ID]
 	var out []string
 	for _, h := range p.Hosts {
 		if d == nil {
@@ -279,7 +279,7 @@ func (a *Agent) abortFleet(run *coordRun, stateRev int64, lockRaw []byte, reason
 	undone := map[string]bool{}
 	for ctx.Err() == nil {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		d := fs.deploys[p.ID]
 		waiting := 0
 		for _, h := range p.Hosts {
@@ -321,7 +321,7 @@ func (a *Agent) awaitSwitched(run *coordRun, commitRev int64) map[string]any {
 	var lost []string
 	for {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		d := fs.deploys[p.ID]
 		pending := 0
 		for _, h := range p.Hosts {
@@ -412,7 +412,7 @@ func (a *Agent) watchCommitted(ctx context.Context, run *coordRun, commitRev int
 	defer t.Stop()
 	for {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		if act, ok := fs.actives[p.Service]; ok && act.rev > commitRev && act.Deploy != p.ID {
 			if act.Kind == KindRollback {
 				why := act.Reason
@@ -500,7 +500,7 @@ func (a *Agent) awaitReleased(service, id string) {
 	defer cancel()
 	for {
 		snap, changed := a.view.read()
-		if l, held := decodeState(a.keys, snap).locks[service]; !held || l.Deploy != id {
+		if l, held := decodeState(snap).locks[service]; !held || l.Deploy != id {
 			return
 		}
 		select {

@@ -87,7 +87,7 @@ func (f *testFleet) waitReady(m *member) {
 
 // waitUntil polls cond until it holds or the timeout passes. Conditions
 // here follow the state of several processes, with no single event to wait on.
-func waitUntil(t *testing.T, d time.Duration, cond func() (bool, string)) {
+func waitUntil(t testing.TB, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {
@@ -258,7 +258,7 @@ func TestPartitionedHostFencedAndConverges(t *testing.T) {
 	t.Logf("partitioned host not ready after %s", time.Since(start).Round(time.Millisecond))
 	// Its lease expires on the server; a deploy then leaves it out.
 	waitUntil(t, 3*testTTL, func() (bool, string) {
-		_, ok := decodeState(f.members[0].agent.keys, first(f.members[0].agent.view.read())).hosts[cut.name]
+		_, ok := decodeState(first(f.members[0].agent.view.read())).hosts[cut.name]
 		return !ok, "partitioned host still registered"
 	})
 	_, ev := f.deploy(f.members[0], "v2")

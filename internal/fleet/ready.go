@@ -108,7 +108,7 @@ type Status struct {
 // Status returns the fleet as this host's mirror shows it.
 func (a *Agent) Status() Status {
 	snap, _ := a.view.read()
-	fs := decodeState(a.keys, snap)
+	fs := decodeState(snap)
 	out := Status{Host: a.opts.Name, Revision: fs.rev, Synced: fs.synced}
 	for _, h := range fs.hostNames() {
 		r := fs.hosts[h]

@@ -26,7 +26,7 @@ func (a *Agent) reconcile(snap snapshot) {
 		a.setReady(false, reason)
 		return
 	}
-	fs := decodeState(a.keys, snap)
+	fs := decodeState(snap)
 	me := a.opts.Name
 	a.mu.Lock()
 	defer a.mu.Unlock()

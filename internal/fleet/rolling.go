@@ -114,7 +114,7 @@ func (a *Agent) awaitBatch(ctx context.Context, run *coordRun, hosts []string, d
 	lost := map[string]bool{}
 	for {
 		snap, changed := a.view.read()
-		fs := decodeState(a.keys, snap)
+		fs := decodeState(snap)
 		d := fs.deploys[p.ID]
 		if d != nil && d.phase() == PhaseAborted {
 			return d.state.Reason, "", false

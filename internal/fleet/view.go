@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -12,22 +13,45 @@ import (
 
 // view is a process's mirror of every key under the fleet prefix, kept
 // level-triggered: list, then watch from the revision of the list; on a
-// compacted or lost watch, list again. Readers wait on changes.
+// compacted or lost watch, list again. Readers wait on changes. Each value
+// is decoded once, when it arrives, not on every read.
 type view struct {
 	st     coord.Store
+	keys   keys
 	prefix string
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	kvs     map[string]coord.KV
+	kvs     map[string]*mirrored
 	rev     int64
 	synced  bool          // a list succeeded and its watch is running
 	changed chan struct{} // closed and replaced on every change
 	err     error         // last list/watch error while not synced
 }
 
-func newView(st coord.Store, prefix string, log *slog.Logger) *view {
-	return &view{st: st, prefix: prefix, log: log, kvs: map[string]coord.KV{}, changed: make(chan struct{})}
+// mirrored is one key of the mirror: its kind and names as keys.parse
+// gives them (kind "" for a key the fleet does not use) and its decoded
+// value (nil when it does not decode). An entry is shared by every
+// snapshot that holds this revision of the key: read it, never change it.
+type mirrored struct {
+	kv         coord.KV
+	kind, a, b string
+	val        any
+}
+
+func newView(st coord.Store, k keys, log *slog.Logger) *view {
+	return &view{st: st, keys: k, prefix: k.prefix, log: log, kvs: map[string]*mirrored{}, changed: make(chan struct{})}
+}
+
+// mirror parses and decodes one stored key.
+func (v *view) mirror(kv coord.KV) *mirrored {
+	m := &mirrored{kv: kv}
+	kind, a, b, ok := v.keys.parse(kv.Key)
+	if !ok {
+		return m
+	}
+	m.kind, m.a, m.b, m.val = kind, a, b, decodeKind(kind, kv.Value)
+	return m
 }
 
 // run keeps the mirror until ctx is done.
@@ -70,11 +94,12 @@ func (v *view) syncOnce(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	ch := v.st.Watch(wctx, v.prefix, rev+1)
-	v.mu.Lock()
-	v.kvs = make(map[string]coord.KV, len(kvs))
+	mirror := make(map[string]*mirrored, len(kvs))
 	for _, kv := range kvs {
-		v.kvs[kv.Key] = kv
+		mirror[kv.Key] = v.mirror(kv)
 	}
+	v.mu.Lock()
+	v.kvs = mirror
 	v.rev = rev
 	v.synced = true
 	v.err = nil
@@ -84,12 +109,18 @@ func (v *view) syncOnce(ctx context.Context) error {
 		if resp.Err != nil {
 			return resp.Err
 		}
+		puts := make([]*mirrored, len(resp.Events))
+		for i, ev := range resp.Events {
+			if ev.Type != coord.EventDelete {
+				puts[i] = v.mirror(ev.KV)
+			}
+		}
 		v.mu.Lock()
-		for _, ev := range resp.Events {
+		for i, ev := range resp.Events {
 			if ev.Type == coord.EventDelete {
 				delete(v.kvs, ev.KV.Key)
 			} else {
-				v.kvs[ev.KV.Key] = ev.KV
+				v.kvs[ev.KV.Key] = puts[i]
 			}
 		}
 		if resp.Revision > v.rev {
@@ -111,26 +142,24 @@ func (v *view) notifyLocked() {
 
 // snapshot is a consistent read of the mirror.
 type snapshot struct {
-	kvs    map[string]coord.KV
+	kvs    map[string]*mirrored
 	rev    int64
 	synced bool
 	err    error
 }
 
 func (s snapshot) get(key string) (coord.KV, bool) {
-	kv, ok := s.kvs[key]
-	return kv, ok
+	if m, ok := s.kvs[key]; ok {
+		return m.kv, true
+	}
+	return coord.KV{}, false
 }
 
 // read returns a copy of the mirror and a channel closed on its next change.
 func (v *view) read() (snapshot, <-chan struct{}) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	m := make(map[string]coord.KV, len(v.kvs))
-	for k, kv := range v.kvs {
-		m[k] = kv
-	}
-	return snapshot{kvs: m, rev: v.rev, synced: v.synced, err: v.err}, v.changed
+	return snapshot{kvs: maps.Clone(v.kvs), rev: v.rev, synced: v.synced, err: v.err}, v.changed
 }
 
 // waitRev waits until the mirror has seen revision rev.
