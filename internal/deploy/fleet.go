@@ -275,7 +275,7 @@ func (s *service) runFleet(ctx context.Context, op *opRun, req FleetRequest, fo 
 		// keeps the instances for the fleet's decision (resumeFleet).
 		if _, err := s.persist(ctx, func(x *store.ServiceState) {
 			if x.Op != nil {
-				x.Op.Prepared = true
+				x.Op.Prepared, x.Op.Canary = true, req.Canary
 			}
 		}); err != nil {
 			r := p.undo(err)

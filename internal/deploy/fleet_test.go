@@ -116,3 +116,42 @@ func TestRecoverPreparedFleetOp(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverPreparedFleetCanary: a fleet canary's prepared operation
+// comes back as a canary after a restart: the fleet's weight is routed to
+// the kept instance and its promotion switches to it.
+func TestRecoverPreparedFleetCanary(t *testing.T) {
+	ctx := context.Background()
+	cfg := switchConfig(t, testPorts(t, 3), "")
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	st0 := openStore(t, t.TempDir())
+	c := newController(t, cfg, st0, agent)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, c, "v1")
+	req := FleetRequest{ID: "d-c", DeployRequest: DeployRequest{Service: "shop", Version: "v2"}, Canary: true}
+	if err := c.PrepareFleet(ctx, req); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	rec := stored(t, st0)
+	if rec.Op == nil || !rec.Op.Prepared || !rec.Op.Canary {
+		t.Fatalf("recorded op %+v, want a prepared canary", rec.Op)
+	}
+	c2, _, st2 := recoverFrom(t, cfg, rec, rec.Active.Instances[0], rec.Op.Started[0])
+	if err := c2.SetFleetCanaryWeight(ctx, "d-c", 20); err != nil {
+		t.Fatalf("weight after the restart: %v", err)
+	}
+	if got := stored(t, st2); got.Candidate == nil || got.Candidate.Version != "v2" || got.Op == nil || got.Op.Weight != 20 {
+		t.Fatalf("after the weight: candidate %+v op %+v, want v2 at 20%%", got.Candidate, got.Op)
+	}
+	if err := c2.CommitFleet(ctx, "d-c"); err != nil {
+		t.Fatalf("promote after the restart: %v", err)
+	}
+	if err := c2.SettleFleet(ctx, "d-c"); err != nil {
+		t.Fatal(err)
+	}
+	if v := c2.Applied("shop"); v != "v2" {
+		t.Fatalf("applied %q after the promotion, want v2", v)
+	}
+}

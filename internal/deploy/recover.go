@@ -358,7 +358,11 @@ func (s *service) resumeFleet(ctx context.Context, rec *store.Operation) bool {
 	}
 	op.id, op.from, op.start, op.fleet = rec.ID, rec.From, rec.StartedAt, true
 	fo := s.c.fleetOps.start(op, rec.ID, s.name, rec.Version)
-	req := FleetRequest{ID: rec.ID, DeployRequest: DeployRequest{Service: s.name, Version: rec.Version, Strategy: config.StrategySwitch}}
+	strategy := config.StrategySwitch
+	if rec.Canary {
+		strategy = config.StrategyCanary
+	}
+	req := FleetRequest{ID: rec.ID, DeployRequest: DeployRequest{Service: s.name, Version: rec.Version, Strategy: strategy}, Canary: rec.Canary}
 	op.emit(EventStep, "accepted", fmt.Sprintf("kept %s of %s, prepared for fleet deploy %s before a restart of cutover", rec.Version, s.name, rec.ID),
 		map[string]any{"fleet": true})
 	s.run(op, octx, config.StrategySwitch, func(ctx context.Context, op *opRun) result {

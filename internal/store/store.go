@@ -77,6 +77,9 @@ type Operation struct {
 	// wait for the fleet to commit or abort: a restart keeps them, re-gated,
 	// for that decision instead of removing them.
 	Prepared bool `json:"prepared,omitempty"`
+	// Canary marks a prepared operation of a fleet canary: a restart takes
+	// it up again as a canary.
+	Canary bool `json:"canary,omitempty"`
 }
 
 // ServiceState is everything cutover must remember about one service.
