@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,4 +237,75 @@ func (p *Proxy) draining(id string) bool {
 	defer p.mu.Unlock()
 	t := p.targets[id]
 	return t != nil && t.draining.Load()
+}
+
+// TestRelistedDrainingTargetServesAtOnce: switching back to a target whose
+// drain has not finished (a rollback right after a switch) serves every
+// request from the moment the table lists it: its drain is canceled before
+// the table is visible. Requests run concurrently with each switch back.
+func TestRelistedDrainingTargetServesAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	hold := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(hold)
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release // keeps the drain of a from finishing
+		}
+	}))
+	t.Cleanup(a.Close)
+	b := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(b.Close)
+	p := newTestProxy(t, Options{})
+	v1 := oneSet("web", "v1", TargetSpec{ID: "a", Addr: addrOf(a)})
+	v2 := oneSet("web", "v2", TargetSpec{ID: "b", Addr: addrOf(b)})
+	if err := p.Apply([]ServiceSpec{v1}); err != nil {
+		t.Fatal(err)
+	}
+	go serve(p, "GET", "http://x/hold", nil)
+	for p.InFlight("a") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if w := serve(p, "GET", "http://x/", nil); w.Code != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for range 200 {
+		if err := p.UpdateService(v2); err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			_, err := p.Drain(context.Background(), "a", 10*time.Second)
+			errc <- err
+		}()
+		for !p.draining("a") {
+			runtime.Gosched()
+		}
+		if err := p.UpdateService(v1); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; !errors.Is(err, ErrDrainCanceled) {
+			t.Fatalf("Drain error %v, want ErrDrainCanceled", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	hold()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d request(s) failed while switching back to a draining target", n)
+	}
 }

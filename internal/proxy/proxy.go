@@ -187,9 +187,25 @@ func (p *Proxy) publishLocked(specs []ServiceSpec) error {
 	if err != nil {
 		return err
 	}
+	// A draining target listed again is taken back before the table that
+	// lists it is visible: a request routed by the new table must never
+	// find it still draining (a rollback to a standby whose drain after
+	// the switch has not finished yet).
+	p.undrainListedLocked(old, tbl)
 	p.table.Store(tbl)
 	p.reconcileLocked(old, tbl)
 	return nil
+}
+
+// undrainListedLocked cancels the drain of targets tbl lists and old did
+// not. Callers hold p.mu.
+func (p *Proxy) undrainListedLocked(old, tbl *table) {
+	oldRefs, refs := old.referenced(), tbl.referenced()
+	for id := range refs {
+		if t := p.targets[id]; t != nil && !oldRefs[id] && t.draining.Load() {
+			p.undrainLocked(t)
+		}
+	}
 }
 
 // validateLocked normalises and validates specs against each other and the
@@ -281,16 +297,13 @@ func (p *Proxy) stateLocked(service, version string) *setState {
 	return st
 }
 
-// reconcileLocked updates the registry after tbl replaced old: targets
-// listed again cancel their drain, drained targets no longer listed are
-// forgotten, and state of vanished sets is dropped.
+// reconcileLocked updates the registry after tbl replaced old (targets
+// listed again had their drain canceled before): drained targets no
+// longer listed are forgotten, and state of vanished sets is dropped.
 func (p *Proxy) reconcileLocked(old, tbl *table) {
-	oldRefs, refs := old.referenced(), tbl.referenced()
+	refs := tbl.referenced()
 	for id, t := range p.targets {
 		if refs[id] {
-			if !oldRefs[id] && t.draining.Load() {
-				p.undrainLocked(t)
-			}
 			continue
 		}
 		if t.drainDone {
