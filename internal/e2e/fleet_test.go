@@ -2,11 +2,10 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -331,7 +330,13 @@ func TestFleetEtcdLeaderKilled(t *testing.T) {
 // per kill and bounded.
 func TestFleetKilledHostsDuringFlip(t *testing.T) {
 	ec := etcdOne(t)
-	f := newFleet(t, 5, ec.Endpoints(), nil)
+	// The post-switch hook runs before a host acknowledges the commit; it
+	// waits while the hold file of its host exists, the same config on
+	// every host (the config digest must match).
+	hold := filepath.Join(os.TempDir(), "co-hold-"+randHex(6)+"-")
+	f := newFleetWith(t, 5, ec.Endpoints(), nil, fmt.Sprintf(`    hooks:
+      post_switch: 'while [ -f %s"$E2E_HOST" ]; do sleep 0.05; done'
+`, hold))
 	f.startAll()
 	f.host(0).mustCLI("deploy", "shop", "v1")
 	f.waitAllReady(20 * time.Second)
@@ -365,33 +370,12 @@ func TestFleetKilledHostsDuringFlip(t *testing.T) {
 	}
 	f.restartConverged([]*recorder{rec, recR}, 2, "v2", kept)
 
-	// (2) h4 holds an event stream open on v2 (straight to its proxy, not
-	// through HAProxy), so after it switches to v3 its drain, and with it
-	// its acknowledgement, waits for the stream until drain_timeout.
-	stream, streamCancel := context.WithCancel(context.Background())
-	defer streamCancel()
-	streamEnded := make(chan error, 1)
-	streamOpen := make(chan string, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(stream, http.MethodGet, "http://"+f.host(3).http+"/sse?interval=100ms", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			streamEnded <- err
-			return
-		}
-		defer resp.Body.Close()
-		streamOpen <- resp.Header.Get("X-Version")
-		_, err = io.Copy(io.Discard, resp.Body)
-		streamEnded <- err
-	}()
-	select {
-	case v := <-streamOpen:
-		if v != "v2" {
-			t.Fatalf("the stream on h4 is served by %s, want v2", v)
-		}
-	case err := <-streamEnded:
-		t.Fatalf("open a stream on h4: %v", err)
+	// (2) h4's post-switch hook holds its acknowledgement: it switched to
+	// v3 and has not acked when it is killed.
+	if err := os.WriteFile(hold+"h4", nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.Remove(hold + "h4") })
 	w = f.watchKeys()
 	at, atR = rec.mark(), recR.mark()
 	go func() { done <- f.host(1).cli("deploy", "shop", "v3", "-o", "json") }()
@@ -401,10 +385,10 @@ func TestFleetKilledHostsDuringFlip(t *testing.T) {
 	id := strings.TrimSuffix(strings.TrimPrefix(ev.KV.Key, f.prefix+"deploys/"), "/state")
 	waitFor(t, "h4 routing v3", 10*time.Second, func() bool { return f.servedVersion(3) == "v3" })
 	if w.exists(f.prefix + "deploys/" + id + "/switched/h4") {
-		t.Fatal("h4 acknowledged the commit before its drain ended: the kill would not land during the flip")
+		t.Fatal("h4 acknowledged the commit while its post-switch hook held: the kill would not land during the flip")
 	}
 	kills = append(kills, f.kill9(3))
-	<-streamEnded // cut with the process
+	os.Remove(hold + "h4") // the orphaned hook ends; the restarted host must not wait
 	f.checkDeployedWithout(<-done, "v3", "h4")
 	f.checkSwitchedAtOnce("haproxy", rec.since(at), "v2", "v3", "h4")
 	f.checkSwitchedAtOnce("haproxy-retrying", recR.since(atR), "v2", "v3", "h4")
