@@ -146,7 +146,7 @@ func (a *Agent) driveCanary(ctx context.Context, run *coordRun, planRev int64, l
 	}
 	end := a.canarySteps(ctx, run)
 	if end.promote {
-		rev, why := a.promote(run, lockRaw)
+		rev, why := a.commitFrom(run, lockRaw, PhaseCanary)
 		if why == "" {
 			a.emit(run, deploy.EventStep, "commit", fmt.Sprintf("promoted %s on %d host(s) at revision %d", p.Version, len(p.Hosts), rev),
 				map[string]any{"revision": rev})
@@ -423,10 +423,14 @@ func summary(baseline, canary string, base, can metrics.Stats) map[string]map[st
 	return map[string]map[string]float64{baseline: deploy.StatsSummary(base), canary: deploy.StatsSummary(can)}
 }
 
-// promote commits a canary that earned it: the same guarded transaction as
-// a switch's commit, without the prepared reports (a host lost meanwhile
-// is reported lost and converges when it returns).
-func (a *Agent) promote(run *coordRun, lockRaw []byte) (int64, string) {
+// commitFrom records the plan's version as the fleet's committed one,
+// from phase (a canary that earned its promotion, a rolling deploy whose
+// batches all switched): the same guarded transaction as a switch's commit
+// (lock held, active revision unchanged since the plan, state unchanged
+// since read), without the prepared reports; a host lost meanwhile is
+// reported lost and converges when it returns. It returns the commit's
+// revision, or why it could not commit.
+func (a *Agent) commitFrom(run *coordRun, lockRaw []byte, phase Phase) (int64, string) {
 	p := &run.plan
 	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 	defer cancel()
@@ -437,7 +441,7 @@ func (a *Agent) promote(run *coordRun, lockRaw []byte) (int64, string) {
 	if !found {
 		return 0, "the deploy's state is gone"
 	}
-	if st, _ := decode[State](skv.Value); st.Phase != PhaseCanary {
+	if st, _ := decode[State](skv.Value); st.Phase != phase {
 		return 0, fmt.Sprintf("the deploy is %s: %s", st.Phase, st.Reason)
 	}
 	now := time.Now()

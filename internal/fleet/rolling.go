@@ -72,7 +72,7 @@ func (a *Agent) driveRolling(ctx context.Context, run *coordRun, planRev int64, 
 		a.emit(run, deploy.EventStep, "batch", fmt.Sprintf("batch %d/%d switched to %s (%d/%d host(s))", i+1, len(batches), p.Version, switched, len(p.Hosts)),
 			map[string]any{"batch": i + 1, "of": len(batches), "switched": switched, "hosts": len(p.Hosts)})
 	}
-	rev, why := a.commitRolling(run, lockRaw)
+	rev, why := a.commitFrom(run, lockRaw, PhaseRolling)
 	if why != "" {
 		fail(why, "")
 		return
@@ -181,40 +181,4 @@ func (a *Agent) awaitBatch(ctx context.Context, run *coordRun, hosts []string, d
 		case <-changed:
 		}
 	}
-}
-
-// commitRolling records the new version as the fleet's once every batch
-// switched.
-func (a *Agent) commitRolling(run *coordRun, lockRaw []byte) (int64, string) {
-	p := &run.plan
-	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-	defer cancel()
-	skv, found, _, err := a.opts.Store.Get(ctx, a.keys.state(p.ID))
-	if err != nil {
-		return 0, err.Error()
-	}
-	if st, _ := decode[State](skv.Value); !found || st.Phase != PhaseRolling {
-		return 0, "the deploy was ended elsewhere: " + st.Reason
-	}
-	now := time.Now()
-	act := Active{Version: p.Version, Deploy: p.ID, Kind: p.Kind, Previous: p.From, At: now}
-	res, err := a.opts.Store.Txn(ctx, coord.Txn{
-		If: []coord.Cmp{
-			coord.ValueIs(a.keys.lock(p.Service), lockRaw),
-			coord.ModRevisionIs(a.keys.active(p.Service), p.ActiveRev),
-			coord.ModRevisionIs(a.keys.state(p.ID), skv.ModRevision),
-		},
-		Then: []coord.Op{
-			coord.Put(a.keys.active(p.Service), encode(act)),
-			coord.Put(a.keys.state(p.ID), encode(State{Phase: PhaseCommitted, At: now, By: a.opts.Name})),
-		},
-	})
-	if err != nil {
-		return 0, err.Error()
-	}
-	if !res.Succeeded {
-		return 0, "the committed version, the deploy or the lock changed concurrently"
-	}
-	_ = a.view.waitRev(ctx, res.Revision)
-	return res.Revision, ""
 }
