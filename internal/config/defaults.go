@@ -150,6 +150,17 @@ func (c *Config) applyDefaults(env environment) {
 	if unset("listen.max_connections", l.MaxConnections == 0) {
 		l.MaxConnections = DefaultMaxConnections
 	}
+	if a := l.ACME; a != nil {
+		if unset("listen.acme.challenges", len(a.Challenges) == 0) {
+			a.Challenges = []string{ChallengeHTTP01, ChallengeTLSALPN01}
+			if l.HTTP == "" {
+				a.Challenges = []string{ChallengeTLSALPN01}
+			}
+		}
+		if unset("listen.acme.renew_check", a.RenewCheck == 0) {
+			a.RenewCheck = DefaultACMERenewCheck
+		}
+	}
 	if c.AccessLog == nil {
 		on := true
 		c.AccessLog = &on

@@ -140,6 +140,9 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Admin.TokenFile)
 	abs(&c.Listen.TLS.Cert)
 	abs(&c.Listen.TLS.Key)
+	if c.Listen.ACME != nil {
+		abs(&c.Listen.ACME.CARoot)
+	}
 	abs(&c.Cluster.TLS.CA)
 	abs(&c.Cluster.TLS.Cert)
 	abs(&c.Cluster.TLS.Key)

@@ -51,6 +51,9 @@ type Listen struct {
 	HTTPS string `yaml:"https"`
 	// TLS names the certificate and key files for HTTPS.
 	TLS TLS `yaml:"tls"`
+	// ACME obtains and renews the HTTPS certificates from an ACME CA
+	// instead of files (nil: off).
+	ACME *ACME `yaml:"acme"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers (default 10s).
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	// IdleTimeout bounds an idle keep-alive connection (default 120s).

@@ -95,6 +95,8 @@ func (v *validator) listen() {
 		v.add("listen.https", "use a different port for https", "same address as listen.http")
 	}
 	switch {
+	case l.ACME != nil:
+		v.acme()
 	case l.HTTPS != "":
 		if l.TLS.Cert == "" {
 			v.add("listen.tls.cert", "set listen.tls.cert to a PEM certificate file", "https needs a certificate")

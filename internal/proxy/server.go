@@ -43,6 +43,9 @@ type ServerOptions struct {
 	// handshake instead of CertFile and KeyFile, so that it can be replaced
 	// while the listener runs. It must be safe for concurrent use.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ExtraNextProtos are ALPN protocols offered after h2 and http/1.1,
+	// answered by GetCertificate alone (the ACME TLS-ALPN-01 challenge).
+	ExtraNextProtos []string
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (default 10s); slower clients are disconnected.
 	ReadHeaderTimeout time.Duration
@@ -142,7 +145,7 @@ func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 		protocols.SetHTTP1(true)
 		protocols.SetUnencryptedHTTP2(true)
 		s.secure = s.newHTTPServer(h, &protocols)
-		tc.NextProtos = []string{"h2", "http/1.1"}
+		tc.NextProtos = append([]string{"h2", "http/1.1"}, opts.ExtraNextProtos...)
 		s.tlsCfg = tc
 	}
 	return s, nil

@@ -22,7 +22,10 @@ import (
 type listeners struct {
 	h     http.Handler
 	log   *slog.Logger
-	certs *certHolder // nil until HTTPS is configured
+	certs *certHolder // nil until HTTPS is configured from files
+	// acme, when set, supplies the HTTPS certificates instead of files and
+	// answers the ACME challenges.
+	acme *acmeSlot
 	// watchCtx bounds the certificate file watch; stop ends it.
 	watchCtx context.Context
 	stop     context.CancelFunc
@@ -50,9 +53,10 @@ func (p publicSockets) close() {
 }
 
 // startListeners starts serving h on the listeners of l: the sockets
-// given, else newly bound ones.
-func startListeners(ctx context.Context, h http.Handler, l config.Listen, log *slog.Logger, socks publicSockets) (*listeners, error) {
-	ls := &listeners{h: h, log: log, cfg: l}
+// given, else newly bound ones. With am, the HTTPS certificates come from
+// ACME and the plain listener answers its HTTP-01 challenges.
+func startListeners(ctx context.Context, h http.Handler, l config.Listen, am *acmeSlot, log *slog.Logger, socks publicSockets) (*listeners, error) {
+	ls := &listeners{h: h, log: log, cfg: l, acme: am}
 	ls.watchCtx, ls.stop = context.WithCancel(context.WithoutCancel(ctx))
 	p, err := ls.prepare(ctx, l, socks)
 	if err != nil {
@@ -85,13 +89,22 @@ func (ls *listeners) newServer(l config.Listen, httpAddr, httpsAddr string, cert
 	if px, ok := ls.h.(*proxy.Proxy); ok {
 		opts.OnRejected = px.LogRejected
 	}
-	if httpsAddr != "" {
+	h := ls.h
+	switch {
+	case httpsAddr != "" && ls.acme != nil:
+		opts.GetCertificate = ls.acme.GetCertificate
+		opts.ExtraNextProtos = ls.acme.NextProtos()
+		opts.HTTPSListener = ln
+	case httpsAddr != "":
 		opts.GetCertificate = certs.GetCertificate
 		opts.HTTPSListener = ln
-	} else {
+	default:
 		opts.HTTPListener = ln
+		if ls.acme != nil {
+			h = ls.acme.HTTPHandler(h)
+		}
 	}
-	return proxy.NewServer(ls.h, opts)
+	return proxy.NewServer(h, opts)
 }
 
 // prepare binds the listeners that l adds or moves (using socks, the
@@ -108,7 +121,7 @@ func (ls *listeners) prepare(ctx context.Context, l config.Listen, socks publicS
 	}()
 	first := ls.plain == nil && ls.secure == nil
 	certs := ls.certs
-	if l.HTTPS != "" {
+	if l.HTTPS != "" && ls.acme == nil {
 		if certs == nil {
 			if certs, err = newCertHolder(ls.log, l.TLS.Cert, l.TLS.Key); err != nil {
 				return p, err

@@ -15,7 +15,7 @@ func TestListenersMoveOpensNewBeforeClosingOld(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	l := config.Listen{HTTP: "127.0.0.1:0", ReadHeaderTimeout: config.DefaultReadHeaderTimeout, IdleTimeout: config.DefaultIdleTimeout,
 		MaxHeaderBytes: config.DefaultMaxHeaderBytes}
-	ls, err := startListeners(t.Context(), h, l, slog.New(slog.DiscardHandler), publicSockets{})
+	ls, err := startListeners(t.Context(), h, l, nil, slog.New(slog.DiscardHandler), publicSockets{})
 	if err != nil {
 		t.Fatal(err)
 	}

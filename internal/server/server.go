@@ -200,7 +200,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	gate := newReadyGate(cfg.Cluster.Name)
 	px.SetReserved(fleet.ReadyPath, gate)
-	lns, err := startListeners(ctx, px, cfg.Listen, log, socks)
+	certs := newACMESlot(cfg.Listen.ACME)
+	lns, err := startListeners(ctx, px, cfg.Listen, certs, log, socks)
 	if err != nil {
 		return err
 	}
@@ -220,6 +221,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	defer cp.close()
 	member := members.Load()
+	if certs != nil {
+		stop, err := startACME(ctx, cfg, cp.store, certs, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	var token string
 	if cfg.Admin.TCP != "" {

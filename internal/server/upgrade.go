@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +46,21 @@ type controlPlane struct {
 	members *atomic.Pointer[fleet.Agent]
 	wait    time.Duration // how long to wait for a predecessor's locks
 
-	cst coord.Store // nil when released
+	cstMu sync.Mutex  // guards writes of cst, and reads by others than the main loop
+	cst   coord.Store // nil when released
+}
+
+// store returns the coordination store (nil while released).
+func (cp *controlPlane) store() coord.Store {
+	cp.cstMu.Lock()
+	defer cp.cstMu.Unlock()
+	return cp.cst
+}
+
+func (cp *controlPlane) setStore(st coord.Store) {
+	cp.cstMu.Lock()
+	cp.cst = st
+	cp.cstMu.Unlock()
 }
 
 // lock takes the state directory's lock, waiting up to cp.wait for a
@@ -66,7 +81,7 @@ func (cp *controlPlane) join(ctx context.Context) error {
 	for {
 		cst, err := openCoord(ctx, cp.cfg, cp.log)
 		if err == nil {
-			cp.cst = cst
+			cp.setStore(cst)
 			break
 		}
 		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) {
@@ -81,7 +96,7 @@ func (cp *controlPlane) join(ctx context.Context) error {
 	member, err := startFleet(ctx, cp.cfg, cp.cst, cp.ctl, cp.log)
 	if err != nil {
 		_ = cp.cst.Close()
-		cp.cst = nil
+		cp.setStore(nil)
 		return err
 	}
 	cp.members.Store(member)
@@ -103,7 +118,7 @@ func (cp *controlPlane) release() error {
 	}
 	if cp.cst != nil {
 		_ = cp.cst.Close()
-		cp.cst = nil
+		cp.setStore(nil)
 	}
 	return cp.st.Unlock()
 }
