@@ -174,20 +174,27 @@ func newACMEEnv(t *testing.T, challenges string, validity time.Duration, httpVia
 	fmt.Sscan(challengePort, &hp)
 	ca := startPebble(t, hp, httpsPort, validity)
 	a := &acmeEnv{env: e, https: fmt.Sprintf("127.0.0.1:%d", httpsPort), ca: ca}
-	y, err := os.ReadFile(e.cfg)
+	a.configure(challenges)
+	return a
+}
+
+// configure adds listen.https and listen.acme to a's config.
+func (a *acmeEnv) configure(challenges string) {
+	t := a.t
+	t.Helper()
+	y, err := os.ReadFile(a.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := fmt.Sprintf("listen:\n  http: %q\n", e.http)
+	listen := fmt.Sprintf("listen:\n  http: %q\n", a.http)
 	block := listen + fmt.Sprintf("  https: %q\n  acme:\n    ca: %q\n    ca_root: %q\n    email: ops@shop.test\n    renew_check: 1s\n    challenges: %s\n",
-		a.https, ca.dirURL, ca.caRoot, challenges)
+		a.https, a.ca.dirURL, a.ca.caRoot, challenges)
 	if !strings.Contains(string(y), listen) {
 		t.Fatalf("config does not start with the listen block:\n%s", y)
 	}
-	if err := os.WriteFile(e.cfg, []byte(strings.Replace(string(y), listen, block, 1)), 0o600); err != nil {
+	if err := os.WriteFile(a.cfg, []byte(strings.Replace(string(y), listen, block, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return a
 }
 
 // served returns the serial of the certificate served for shop.test, or
@@ -333,5 +340,52 @@ func TestACMEFailedRenewalKeepsServing(t *testing.T) {
 	}
 	if v, err := a.get(a.client()); err != nil || v != "v1" {
 		t.Fatalf("https://shop.test/ after the failed renewal: version %q, %v; want v1", v, err)
+	}
+}
+
+// TestACMEFleetSharesCertificates: two hosts on one etcd, both managing
+// shop.test, start at once. One obtains the certificate (the lock in the
+// coordination store keeps the other waiting), the other loads it from
+// the store: both serve the same certificate. The CA validates through h1
+// only, so when h2 places the order, h1 answers its challenge from the
+// store.
+func TestACMEFleetSharesCertificates(t *testing.T) {
+	ec := etcdOne(t)
+	f := newFleetWith(t, 2, ec.Endpoints(), nil, "    hosts: [shop.test]\n")
+	ports := testutil.FreePorts(t, 2)
+	_, h1port, _ := net.SplitHostPort(f.host(0).http)
+	var hp int
+	fmt.Sscan(h1port, &hp)
+	ca := startPebble(t, hp, ports[0], 10*time.Minute)
+	var hosts []*acmeEnv
+	for i := range 2 {
+		a := &acmeEnv{env: f.host(i), https: fmt.Sprintf("127.0.0.1:%d", ports[i]), ca: ca}
+		a.configure("[http-01, tls-alpn-01]")
+		hosts = append(hosts, a)
+	}
+	f.startAll()
+	serials := make([]*big.Int, 2)
+	for i, a := range hosts {
+		waitFor(t, fmt.Sprintf("%s serving a certificate", f.names[i]), 60*time.Second, func() bool {
+			s, err := a.served()
+			serials[i] = s
+			return err == nil
+		})
+	}
+	if serials[0].Cmp(serials[1]) != 0 {
+		t.Fatalf("h1 serves certificate %x, h2 %x: want one certificate for the fleet", serials[0], serials[1])
+	}
+	obtained := 0
+	for i, a := range hosts {
+		if n := strings.Count(a.logs.String(), "msg=\"certificate obtained\""); n > 0 {
+			t.Logf("%s obtained the certificate", f.names[i])
+			obtained += n
+		}
+	}
+	if obtained != 1 {
+		t.Fatalf("the certificate was obtained %d times, want once for the fleet", obtained)
+	}
+	if _, err := os.Stat(filepath.Join(f.host(0).dir, "state", "acme")); err == nil {
+		t.Errorf("a fleet host keeps certificates in its state directory; they belong in the coordination store")
 	}
 }
