@@ -66,8 +66,10 @@ type Manager struct {
 	cfg    *certmagic.Config
 	issuer *certmagic.ACMEIssuer
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	mctx    context.Context // of the renewals; nil until Start
+	cancel  context.CancelFunc
+	managed []string
 }
 
 // New builds a Manager; Start begins obtaining.
@@ -149,10 +151,39 @@ func (m *Manager) Start(ctx context.Context) error {
 	if m.cancel != nil {
 		return errors.New("acme: started twice")
 	}
-	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
+	m.mctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.log.Info("managing certificates", "domains", m.opts.Domains, "ca", m.opts.CA, "challenges", m.opts.Challenges)
-	return m.cfg.ManageAsync(mctx, m.opts.Domains)
+	if err := m.cfg.ManageAsync(m.mctx, m.opts.Domains); err != nil {
+		return err
+	}
+	m.managed = slices.Clone(m.opts.Domains)
+	return nil
+}
+
+// Manage adds the names of domains not managed yet (after a reload) and
+// obtains their certificates in the background. Names no longer listed
+// keep their certificate until cutover restarts.
+func (m *Manager) Manage(domains []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mctx == nil {
+		return errors.New("acme: not started")
+	}
+	var added []string
+	for _, d := range domains {
+		if !slices.Contains(m.managed, d) {
+			added = append(added, d)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	m.log.Info("managing certificates", "domains", added, "ca", m.opts.CA, "challenges", m.opts.Challenges)
+	if err := m.cfg.ManageAsync(m.mctx, added); err != nil {
+		return err
+	}
+	m.managed = append(m.managed, added...)
+	return nil
 }
 
 // GetCertificate answers a TLS handshake: a TLS-ALPN-01 challenge, or the

@@ -200,9 +200,12 @@ func (a *acmeEnv) configure(challenges string) {
 // served returns the serial of the certificate served for shop.test, or
 // an error when the handshake fails or the chain does not verify against
 // Pebble's root.
-func (a *acmeEnv) served() (*big.Int, error) {
+func (a *acmeEnv) served() (*big.Int, error) { return a.servedFor("shop.test") }
+
+// servedFor is served for another name.
+func (a *acmeEnv) servedFor(name string) (*big.Int, error) {
 	d := &net.Dialer{Timeout: 2 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", a.https, &tls.Config{ServerName: "shop.test", RootCAs: a.ca.roots})
+	conn, err := tls.DialWithDialer(d, "tcp", a.https, &tls.Config{ServerName: name, RootCAs: a.ca.roots})
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +243,8 @@ func (a *acmeEnv) get(c *http.Client) (string, error) {
 // TestACMEObtainServeRenew: cutover obtains a certificate for shop.test
 // from Pebble (HTTP-01 or TLS-ALPN-01, whichever it picks), serves it over
 // HTTPS, and renews it before it expires while new TLS connections keep
-// succeeding; the renewed certificate is the one served afterwards.
+// succeeding; the renewed certificate is the one served afterwards. A
+// host name a reload adds gets its certificate too.
 func TestACMEObtainServeRenew(t *testing.T) {
 	a := newACMEEnv(t, "[http-01, tls-alpn-01]", 30*time.Second, nil)
 	a.start()
@@ -296,6 +300,20 @@ func TestACMEObtainServeRenew(t *testing.T) {
 	if ok.Load() == 0 {
 		t.Fatal("no request completed during the renewal")
 	}
+
+	// A name added by a reload gets its certificate without a restart.
+	y, err := os.ReadFile(a.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.cfg, []byte(strings.Replace(string(y), "hosts: [shop.test]", "hosts: [shop.test, www.shop.test]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.mustCLI("reload")
+	waitFor(t, "a certificate for the name the reload added", 60*time.Second, func() bool {
+		_, err := a.servedFor("www.shop.test")
+		return err == nil
+	})
 }
 
 // TestACMEFailedRenewalKeepsServing: HTTP-01 only, reaching cutover

@@ -94,3 +94,14 @@ func startACME(ctx context.Context, cfg *config.Config, st func() coord.Store, s
 	s.m.Store(m)
 	return func() { m.Close(); closeStorage() }, nil
 }
+
+// manage adds the names a reload brought to the certificates managed.
+func (s *acmeSlot) manage(domains []string, log *slog.Logger) {
+	m := s.m.Load()
+	if m == nil {
+		return
+	}
+	if err := m.Manage(domains); err != nil {
+		log.Warn("acme: manage the reloaded names", "domains", domains, "err", err)
+	}
+}

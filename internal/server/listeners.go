@@ -121,6 +121,9 @@ func (ls *listeners) prepare(ctx context.Context, l config.Listen, socks publicS
 	}()
 	first := ls.plain == nil && ls.secure == nil
 	certs := ls.certs
+	if (l.ACME == nil) != (ls.acme == nil) {
+		return p, errors.New("listen.acme is added or removed: that takes a restart (cutover upgrade), the running listeners keep serving")
+	}
 	if l.HTTPS != "" && ls.acme == nil {
 		if certs == nil {
 			if certs, err = newCertHolder(ls.log, l.TLS.Cert, l.TLS.Key); err != nil {

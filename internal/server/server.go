@@ -238,7 +238,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(reg.Collector())
 	metricsHandler := promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
-	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, log: log, upgrades: make(chan upgradeReq)}
+	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, acme: certs, log: log, upgrades: make(chan upgradeReq)}
 	be.instanceLogs = instanceLogs{store: st, rts: rts, services: be.services}
 	adm, err := api.NewServer(api.Options{
 		Backend: &fleetBackend{backend: be, members: &members, local: cfg.Cluster.Backend == config.ClusterLocal},
@@ -394,6 +394,7 @@ type backend struct {
 	*deploy.Controller
 	instanceLogs // implements api.LogBackend
 	listeners    *listeners
+	acme         *acmeSlot // nil without listen.acme
 	log          *slog.Logger
 	upgrades     chan upgradeReq // to the main loop, which runs upgrades
 
@@ -435,6 +436,9 @@ func (b *backend) Reload(ctx context.Context, opts deploy.ReloadOptions) (config
 		return config.Changes{}, err
 	}
 	b.cfg = config.Effective(b.cfg, next)
+	if b.acme != nil {
+		b.acme.manage(b.cfg.ACMEDomains(), b.log)
+	}
 	b.log.Info("config reloaded", "path", path, "added", ch.Added, "removed", ch.Removed,
 		"changed", ch.Changed, "applied", ch.Applied)
 	if len(ch.Restart) > 0 {
