@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -195,6 +197,14 @@ func (s *Service) applyDefaults(unset unsetFunc, prefix string) {
 	}
 	if unset(p("path_prefix"), s.PathPrefix == "") {
 		s.PathPrefix = "/"
+	}
+	for i := range s.Redirects {
+		if unset(p(fmt.Sprintf("redirects[%d].status", i)), s.Redirects[i].Status == 0) {
+			s.Redirects[i].Status = http.StatusMovedPermanently
+		}
+	}
+	if s.HSTS != nil && unset(p("hsts.max_age"), s.HSTS.MaxAge == 0) {
+		s.HSTS.MaxAge = DefaultHSTSMaxAge
 	}
 	if unset(p("runtime"), s.Runtime == "") {
 		s.Runtime = RuntimeProcess

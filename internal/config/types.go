@@ -186,6 +186,18 @@ type Service struct {
 	BufferRequests bool `yaml:"buffer_requests"`
 	// ResponseHeaderTimeout bounds waiting for the upstream's response headers (default 60s).
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	// HTTPSRedirect answers plain-HTTP requests with 308 to the same URL
+	// on https (needs listen.https).
+	HTTPSRedirect bool `yaml:"https_redirect"`
+	// HSTS adds Strict-Transport-Security to responses sent over HTTPS.
+	HSTS *HSTS `yaml:"hsts"`
+	// CanonicalHost answers requests for the service's other host names
+	// with 301 to this one (e.g. www.example.com → example.com).
+	CanonicalHost string `yaml:"canonical_host"`
+	// Redirects answer matching paths with a redirect, in order.
+	Redirects []Redirect `yaml:"redirects"`
+	// Headers sets and removes request and response headers.
+	Headers Headers `yaml:"headers"`
 	// Balance is round_robin or least_inflight (default least_inflight).
 	Balance string `yaml:"balance"`
 	// Sticky names how users are kept on one version during a split.

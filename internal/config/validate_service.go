@@ -51,6 +51,7 @@ func (v *validator) service(s *Service) {
 	v.token(f("sticky.header"), s.Sticky.Header, false)
 	v.token(f("force.header"), s.Force.Header, false)
 	v.token(f("force.cookie"), s.Force.Cookie, false)
+	v.gateway(s, p)
 }
 
 // runtimeBlocks checks that the block for s.Runtime is present and valid and

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -180,6 +181,7 @@ func routeSpec(sc *config.Service, st store.ServiceState) proxy.ServiceSpec {
 		MinBodyRate:           sc.BodyRate(),
 		BufferRequests:        sc.BufferRequests,
 		ResponseHeaderTimeout: sc.ResponseHeaderTimeout.D(),
+		Gateway:               gatewayOf(sc),
 	}
 	if st.Active != nil {
 		spec.Active = setOf(st.Active)
@@ -320,4 +322,40 @@ func (s *service) instanceRole(id string) string {
 		}
 	}
 	return ""
+}
+
+// gatewayOf returns the proxy's view of the service's redirects and
+// header changes (nil when it has none).
+func gatewayOf(sc *config.Service) *proxy.Gateway {
+	g := &proxy.Gateway{
+		HTTPSRedirect: sc.HTTPSRedirect,
+		CanonicalHost: sc.CanonicalHost,
+		Request:       headerOps(sc.Headers.Request),
+		Response:      headerOps(sc.Headers.Response),
+	}
+	if sc.HSTS != nil {
+		g.HSTS = sc.HSTS.Header()
+	}
+	for _, rd := range sc.Redirects {
+		g.Redirects = append(g.Redirects, proxy.Redirect{From: rd.From, To: rd.To, Status: rd.Status})
+	}
+	if !g.HTTPSRedirect && g.HSTS == "" && g.CanonicalHost == "" && len(g.Redirects) == 0 &&
+		len(g.Request.Set)+len(g.Request.Remove)+len(g.Response.Set)+len(g.Response.Remove) == 0 {
+		return nil
+	}
+	return g
+}
+
+func headerOps(o config.HeaderOps) proxy.HeaderOps {
+	var out proxy.HeaderOps
+	for k, v := range o.Set {
+		if out.Set == nil {
+			out.Set = http.Header{}
+		}
+		out.Set[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	for _, k := range o.Remove {
+		out.Remove = append(out.Remove, http.CanonicalHeaderKey(k))
+	}
+	return out
 }

@@ -98,6 +98,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex.svc = svc
+	if g := svc.spec.Gateway; g != nil && p.edge(w, r, &ex, g) {
+		p.finish(r, &ex)
+		return
+	}
 	ex.set = svc.chooseSet(w, r)
 	if s := ex.set.series; s != nil {
 		s.AddInFlight(1)
@@ -412,6 +416,9 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, cl *call, ex *ex
 	ex.status = resp.status
 	h := w.Header()
 	cl.c.copyHead(h, resp)
+	if g := ex.svc.spec.Gateway; g != nil {
+		p.respondHeaders(h, r, g)
+	}
 	w.WriteHeader(resp.status)
 	var flusher http.Flusher
 	if resp.contentLen < 0 || resp.eventStream {

@@ -39,6 +39,9 @@ type Proxy struct {
 
 	table    atomic.Pointer[table]
 	reserved atomic.Pointer[reserved]
+	// httpsPort is the HTTPS listener's port, for HTTPS redirects (0:
+	// unknown, the redirect names no port).
+	httpsPort atomic.Int32
 
 	mu      sync.Mutex
 	targets map[string]*target   // registry, shared across tables
@@ -354,3 +357,7 @@ func (p *Proxy) CloseIdleConnections() {
 		t.closeIdle()
 	}
 }
+
+// SetHTTPSPort tells the proxy the port of its HTTPS listener, which the
+// HTTPS redirects of services name when it is not 443 (0: none).
+func (p *Proxy) SetHTTPSPort(port int) { p.httpsPort.Store(int32(port)) }

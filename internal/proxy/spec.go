@@ -72,6 +72,9 @@ type ServiceSpec struct {
 	// ForceCookie is a cookie naming a version to force (default "cutover_version").
 	ForceCookie string
 
+	// Gateway, if not nil, redirects and changes headers at the edge.
+	Gateway *Gateway
+
 	// MaxBodyBytes limits request bodies; larger requests get 413 (0: no limit).
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds the wait for each read of the request body

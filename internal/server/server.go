@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -200,6 +201,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	gate := newReadyGate(cfg.Cluster.Name)
 	px.SetReserved(fleet.ReadyPath, gate)
+	px.SetHTTPSPort(portOf(cfg.Listen.HTTPS))
 	certs := newACMESlot(cfg.Listen.ACME)
 	lns, err := startListeners(ctx, px, cfg.Listen, certs, log, socks)
 	if err != nil {
@@ -436,6 +438,9 @@ func (b *backend) Reload(ctx context.Context, opts deploy.ReloadOptions) (config
 		return config.Changes{}, err
 	}
 	b.cfg = config.Effective(b.cfg, next)
+	if px, ok := b.listeners.h.(*proxy.Proxy); ok {
+		px.SetHTTPSPort(portOf(b.cfg.Listen.HTTPS))
+	}
 	if b.acme != nil {
 		b.acme.manage(b.cfg.ACMEDomains(), b.log)
 	}
@@ -445,4 +450,14 @@ func (b *backend) Reload(ctx context.Context, opts deploy.ReloadOptions) (config
 		b.log.Warn("config keys changed that apply only after a restart of cutover serve", "keys", ch.Restart)
 	}
 	return ch, nil
+}
+
+// portOf returns the port of a listen address (0 when there is none).
+func portOf(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
