@@ -150,6 +150,14 @@ func startPebble(t *testing.T, httpPort, tlsPort int, validity time.Duration) *p
 	return p
 }
 
+// gatewayKeys are the service's edge keys in the ACME tests: HTTP-01
+// challenges must pass the HTTPS redirect.
+const gatewayKeys = `    https_redirect: true
+    hsts: {max_age: 1h}
+    redirects: [{from: /old/*, to: /new/*}]
+    headers: {response: {set: {X-Frame-Options: DENY}}}
+`
+
 // acmeEnv is a cutover serve whose HTTPS certificate for shop.test comes
 // from a Pebble.
 type acmeEnv struct {
@@ -163,7 +171,7 @@ type acmeEnv struct {
 // directly.
 func newACMEEnv(t *testing.T, challenges string, validity time.Duration, httpVia func(target string) string) *acmeEnv {
 	t.Helper()
-	e := newEnv(t, "    hosts: [shop.test]\n")
+	e := newEnv(t, "    hosts: [shop.test]\n"+gatewayKeys)
 	httpsPort := testutil.FreePort(t)
 	_, httpPort, _ := net.SplitHostPort(e.http)
 	challengePort := httpPort
@@ -242,7 +250,7 @@ func (a *acmeEnv) get(c *http.Client) (string, error) {
 
 // TestACMEObtainServeRenew: cutover obtains a certificate for shop.test
 // from Pebble (HTTP-01 or TLS-ALPN-01, whichever it picks), serves it over
-// HTTPS, and renews it before it expires while new TLS connections keep
+// HTTPS (with the service's redirects and headers), and renews it before it expires while new TLS connections keep
 // succeeding; the renewed certificate is the one served afterwards. A
 // host name a reload adds gets its certificate too.
 func TestACMEObtainServeRenew(t *testing.T) {
@@ -263,6 +271,7 @@ func TestACMEObtainServeRenew(t *testing.T) {
 	if !strings.Contains(a.logs.String(), "certificate obtained") {
 		t.Errorf("no \"certificate obtained\" in the log")
 	}
+	a.checkGateway(c)
 	if _, err := os.Stat(filepath.Join(a.dir, "state", "acme")); err != nil {
 		t.Errorf("the certificate is not kept in the state directory: %v", err)
 	}
@@ -405,5 +414,42 @@ func TestACMEFleetSharesCertificates(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.host(0).dir, "state", "acme")); err == nil {
 		t.Errorf("a fleet host keeps certificates in its state directory; they belong in the coordination store")
+	}
+}
+
+// checkGateway checks the edge keys of gatewayKeys through the binary.
+func (a *acmeEnv) checkGateway(c *http.Client) {
+	t := a.t
+	t.Helper()
+	noFollow := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("POST", "http://"+a.http+"/which?x=1", strings.NewReader("x"))
+	req.Host = "shop.test"
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(a.https)
+	if want := "https://shop.test:" + port + "/which?x=1"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
+		t.Errorf("plain HTTP: %d Location %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, err = c.Post("https://shop.test/which", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Strict-Transport-Security") != "max-age=3600" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("HTTPS response headers: HSTS %q, X-Frame-Options %q", resp.Header.Get("Strict-Transport-Security"), resp.Header.Get("X-Frame-Options"))
+	}
+	hc := *c
+	hc.CheckRedirect = noFollow.CheckRedirect
+	resp, err = hc.Get("https://shop.test/old/a?b=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/new/a?b=1" {
+		t.Errorf("redirect /old/*: %d Location %q, want 301 /new/a?b=1", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
