@@ -198,6 +198,9 @@ type Service struct {
 	Redirects []Redirect `yaml:"redirects"`
 	// Headers sets and removes request and response headers.
 	Headers Headers `yaml:"headers"`
+	// Files serve directories under path prefixes of the service instead
+	// of its instances (static assets, a single-page app).
+	Files []Files `yaml:"files"`
 	// Balance is round_robin or least_inflight (default least_inflight).
 	Balance string `yaml:"balance"`
 	// Sticky names how users are kept on one version during a split.

@@ -74,6 +74,9 @@ type ServiceSpec struct {
 
 	// Gateway, if not nil, redirects and changes headers at the edge.
 	Gateway *Gateway
+	// Files serve directories under path prefixes instead of the
+	// instances; the first whose prefix the path is under wins.
+	Files []FileRoute
 
 	// MaxBodyBytes limits request bodies; larger requests get 413 (0: no limit).
 	MaxBodyBytes int64
@@ -178,6 +181,11 @@ func (s *ServiceSpec) validate() error {
 	}
 	if s.ResponseHeaderTimeout < 0 {
 		return fmt.Errorf("%w: service %q: response header timeout must not be negative", ErrInvalidSpec, s.Name)
+	}
+	for _, f := range s.Files {
+		if !strings.HasPrefix(f.Prefix, "/") || !strings.HasSuffix(f.Prefix, "/") {
+			return fmt.Errorf("%w: service %q: file route prefix %q must start and end with /", ErrInvalidSpec, s.Name, f.Prefix)
+		}
 	}
 	if err := validateSet(&s.Active); err != nil {
 		return fmt.Errorf("%w: service %q: active set: %w", ErrInvalidSpec, s.Name, err)
