@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -11,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FileRoute serves the files of a directory under a path prefix of a
@@ -48,15 +48,74 @@ type CacheRule struct {
 // client accepts their encoding, in order of preference.
 var precompressed = []struct{ enc, ext string }{{"br", ".br"}, {"zstd", ".zst"}, {"gzip", ".gz"}}
 
-// fileRoute returns the service's file route for path, if any.
-func (s *service) fileRoute(p string) *FileRoute {
+// fileRoute returns the service's file route for path and its open
+// directories, if any.
+func (s *service) fileRoute(p string) (*FileRoute, *fileRoots) {
 	for i := range s.spec.Files {
 		fr := &s.spec.Files[i]
 		if strings.HasPrefix(p, fr.Prefix) || p+"/" == fr.Prefix {
-			return fr
+			return fr, &s.files[i]
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// rootIdle is how long an open directory no routing table names stays open.
+const rootIdle = 10 * time.Minute
+
+// cachedRoot is a directory kept open for a file route, so that a request
+// opens its file with one openat instead of opening the directory too.
+type cachedRoot struct {
+	dir  string
+	root *os.Root // nil when the directory could not be opened
+	used time.Time
+}
+
+// fileRoots are the open directories of one FileRoute.
+type fileRoots struct {
+	byVersion map[string]*cachedRoot
+	fallback  []*cachedRoot
+}
+
+// compileFilesLocked opens (or finds open) the directories of spec's file
+// routes, and closes those no table has named for rootIdle.
+func (p *Proxy) compileFilesLocked(spec *ServiceSpec) []fileRoots {
+	if len(spec.Files) == 0 {
+		return nil
+	}
+	now := time.Now()
+	for dir, cr := range p.roots {
+		if now.Sub(cr.used) > rootIdle {
+			if cr.root != nil {
+				_ = cr.root.Close()
+			}
+			delete(p.roots, dir)
+		}
+	}
+	get := func(dir string) *cachedRoot {
+		if p.roots == nil {
+			p.roots = map[string]*cachedRoot{}
+		}
+		cr := p.roots[dir]
+		if cr == nil || cr.root == nil {
+			cr = &cachedRoot{dir: dir}
+			cr.root, _ = os.OpenRoot(dir) // a missing directory is opened per request, and serves 404
+			p.roots[dir] = cr
+		}
+		cr.used = now
+		return cr
+	}
+	out := make([]fileRoots, len(spec.Files))
+	for i, fr := range spec.Files {
+		out[i].byVersion = make(map[string]*cachedRoot, len(fr.Roots))
+		for v, dir := range fr.Roots {
+			out[i].byVersion[v] = get(dir)
+		}
+		for _, dir := range fr.Fallback {
+			out[i].fallback = append(out[i].fallback, get(dir))
+		}
+	}
+	return out
 }
 
 var errNoFile = errors.New("no such file")
@@ -69,7 +128,7 @@ var (
 
 // serveFile answers r from the file route: GET and HEAD only; dotfiles,
 // paths out of the root and symlinks leaving it are 404.
-func (p *Proxy) serveFile(w http.ResponseWriter, r *http.Request, ex *exchange, fr *FileRoute) {
+func (p *Proxy) serveFile(w http.ResponseWriter, r *http.Request, ex *exchange, fr *FileRoute, dirs *fileRoots) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header()["Allow"] = []string{"GET, HEAD"}
 		ex.status = http.StatusMethodNotAllowed
@@ -88,12 +147,13 @@ func (p *Proxy) serveFile(w http.ResponseWriter, r *http.Request, ex *exchange, 
 			return
 		}
 	}
-	roots := make([]string, 0, 1+len(fr.Fallback))
-	if ex.set != nil && fr.Roots[ex.set.version] != "" {
-		root := fr.Roots[ex.set.version]
-		roots = append(roots, root)
+	roots := make([]*cachedRoot, 0, 1+len(dirs.fallback))
+	if ex.set != nil {
+		if cr := dirs.byVersion[ex.set.version]; cr != nil {
+			roots = append(roots, cr)
+		}
 	}
-	roots = append(roots, fr.Fallback...)
+	roots = append(roots, dirs.fallback...)
 	for _, root := range roots {
 		switch err := p.tryFile(w, r, ex, fr, root, rel); {
 		case err == nil:
@@ -102,7 +162,7 @@ func (p *Proxy) serveFile(w http.ResponseWriter, r *http.Request, ex *exchange, 
 			p.redirectSlash(w, r, ex)
 			return
 		case !errors.Is(err, errNoFile):
-			p.log.Warn("static file", "service", ex.svc.name, "root", root, "path", rel, "err", err)
+			p.log.Warn("static file", "service", ex.svc.name, "root", root.dir, "path", rel, "err", err)
 			ex.status = http.StatusInternalServerError
 			writeError(w, r, ex.status, pageFileError)
 			return
@@ -133,7 +193,7 @@ func (p *Proxy) redirectSlash(w http.ResponseWriter, r *http.Request, ex *exchan
 // precompressed sibling the client accepts. It returns errNoFile when
 // there is nothing to serve there, errIsDir for a directory named without
 // its slash.
-func (p *Proxy) tryFile(w http.ResponseWriter, r *http.Request, ex *exchange, fr *FileRoute, root, rel string) error {
+func (p *Proxy) tryFile(w http.ResponseWriter, r *http.Request, ex *exchange, fr *FileRoute, root *cachedRoot, rel string) error {
 	name := rel
 	if name == "" || strings.HasSuffix(name, "/") {
 		if fr.Index == "" {
@@ -186,8 +246,15 @@ func (p *Proxy) tryFile(w http.ResponseWriter, r *http.Request, ex *exchange, fr
 
 // openInRoot opens name below root without leaving it (through "..",
 // an absolute path or a symlink).
-func openInRoot(root, name string) (*os.File, fs.FileInfo, error) {
-	f, err := os.OpenInRoot(root, name)
+func openInRoot(root *cachedRoot, name string) (*os.File, fs.FileInfo, error) {
+	var f *os.File
+	var err error
+	if root.root != nil {
+		f, err = root.root.Open(name)
+	}
+	if root.root == nil || errors.Is(err, os.ErrClosed) {
+		f, err = os.OpenInRoot(root.dir, name)
+	}
 	if err != nil {
 		var pe *os.PathError
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.As(err, &pe) {
@@ -209,7 +276,7 @@ func openInRoot(root, name string) (*os.File, fs.FileInfo, error) {
 
 // sibling opens the best precompressed sibling of name the client
 // accepts (nil when none).
-func (p *Proxy) sibling(r *http.Request, root, name string) (string, *os.File, fs.FileInfo) {
+func (p *Proxy) sibling(r *http.Request, root *cachedRoot, name string) (string, *os.File, fs.FileInfo) {
 	for _, enc := range precompressedAvailable(r) {
 		for _, pc := range precompressed {
 			if pc.enc != enc {
@@ -268,7 +335,13 @@ func acceptsEncoding(ae, enc string) bool {
 }
 
 func etagOf(fi fs.FileInfo, enc string) string {
-	return fmt.Sprintf(`"%x-%x%s"`, fi.ModTime().UnixNano(), fi.Size(), enc)
+	b := make([]byte, 0, 40)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, fi.Size(), 16)
+	b = append(b, enc...)
+	return string(append(b, '"'))
 }
 
 func cacheMatch(pattern, name string) bool {

@@ -108,8 +108,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.finish(r, &ex)
 	if len(svc.spec.Files) > 0 {
-		if fr := svc.fileRoute(ex.path); fr != nil {
-			p.serveFile(w, r, &ex, fr)
+		if fr, roots := svc.fileRoute(ex.path); fr != nil {
+			p.serveFile(w, r, &ex, fr, roots)
 			return
 		}
 	}
