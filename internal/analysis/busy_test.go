@@ -31,10 +31,10 @@ func TestLatencyOnABusyMachine(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	cfg := Config{}.WithDefaults()
 	base, same := stalled(r, 3000, 1), stalled(r, 3000, 1)
-	j := judgement{alpha: 1 - cfg.Confidence, enough: true}
+	j := judgement{levels: levelsFor(1-cfg.Confidence, Step{Index: 1, Of: 1}), enough: true, window: WindowCanary}
 	tol := latencyTolerance{Relative: cfg.MaxLatencyIncrease / 100, Absolute: float64(cfg.MinLatencyIncrease)}
 	bb, sb := newBuckets(bucketUppers(), base.Latency.Counts[:]), newBuckets(bucketUppers(), same.Latency.Counts[:])
-	if raw := testQuantile(0.99, tol, bb, sb); raw.PWithin <= j.alpha {
+	if raw := testQuantile(0.99, tol, bb, sb); raw.PWithin <= j.latPass {
 		t.Fatalf("the bounds resolve this tail (p within %.3g): the case does not test the rule", raw.PWithin)
 	}
 	c := j.latency(CheckLatencyP99, 0.99, tol, bb, sb)
