@@ -38,7 +38,9 @@ func (s *service) fleetCanary(ctx context.Context, op *opRun, req FleetRequest, 
 			return err
 		}
 		joined = true
-		fleetCanaryMarks.Store(fo, s.markCanary(s.activeVersion(), req.Version))
+		if s.c.opts.Metrics != nil {
+			fleetCanaryMarks.Store(fo, s.markCanary(s.activeVersion(), req.Version))
+		}
 		fo.mu.Lock()
 		fo.since, fo.insts = since, p.insts
 		fo.mu.Unlock()
