@@ -202,7 +202,7 @@ func (a *Agent) canarySteps(ctx context.Context, run *coordRun) canaryEnd {
 func (a *Agent) setStep(run *coordRun, st *fleetStep) error {
 	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 	defer cancel()
-	cs := CanaryState{Step: st.index, Of: st.of, Weight: st.weight, Paused: st.paused, At: time.Now()}
+	cs := CanaryState{Step: st.index, Of: st.of + 1, Weight: st.weight, Paused: st.paused, At: time.Now()}
 	lockKey := a.keys.lock(run.plan.Service)
 	res, err := a.opts.Store.Txn(ctx, coord.Txn{
 		If:   []coord.Cmp{coord.Exists(lockKey), coord.Exists(a.keys.plan(run.plan.ID))},

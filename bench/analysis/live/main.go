@@ -76,10 +76,10 @@ func main() {
 		os.Exit(2)
 	}
 	scs := []scenario{
-		{Name: "A/A (both 1% errors)", Expect: "promoted", Base: "--error-rate 0.01", Canary: "--error-rate 0.01", Rate: *rate, Runs: *aa},
-		{Name: "+2 points errors (1% → 3%)", Expect: "rolled back", Base: "--error-rate 0.01", Canary: "--error-rate 0.03", Rate: *rate, Runs: *regress},
-		{Name: "+30 ms latency", Expect: "rolled back", Base: "--error-rate 0.01", Canary: "--error-rate 0.01 --latency 30ms", Rate: *rate, Runs: *slow},
-		{Name: "+2 points errors, low traffic", Expect: "waits", Base: "--error-rate 0.01", Canary: "--error-rate 0.03", Rate: 2, Runs: *low},
+		{Name: "A/A (both 1% errors)", Expect: "promoted", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.01 --random-errors", Rate: *rate, Runs: *aa},
+		{Name: "+2 points errors (1% → 3%)", Expect: "rolled back", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.03 --random-errors", Rate: *rate, Runs: *regress},
+		{Name: "+30 ms latency", Expect: "rolled back", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.01 --random-errors --latency 30ms", Rate: *rate, Runs: *slow},
+		{Name: "+2 points errors, low traffic", Expect: "waits", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.03 --random-errors", Rate: 2, Runs: *low},
 	}
 	type job struct {
 		sc scenario
