@@ -11,9 +11,9 @@ import (
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
-// canaryTick is how often a running canary is judged. Judging every second
-// rather than on every request keeps the chance of a wrong verdict from
-// repeated looks small (see internal/analysis).
+// canaryTick is how often a running canary is judged. The error-rate test
+// is built for repeated looks (see internal/analysis), so how often does not
+// change its error rates; once a second is soon enough for a person.
 const canaryTick = time.Second
 
 // canaryReport is how often a canary whose verdict does not change reports
@@ -159,7 +159,9 @@ func (r *canaryRun) resume(ctx context.Context, st *canaryStep) {
 	}
 }
 
-// judge compares the canary with the baseline. A failure ends the canary
+// judge compares the canary with the baseline, on everything since the
+// canary began and on the step's own traffic (both exact, however long the
+// step or a pause lasts: see canaryMark). A failure ends the canary
 // at once, paused or not; a pass ends the step once its minimum time is
 // over; a wait past max_step_duration pauses the canary or fails it, as
 // on_insufficient_data says.
