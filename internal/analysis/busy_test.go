@@ -53,3 +53,35 @@ func TestLatencyOnABusyMachine(t *testing.T) {
 		t.Fatalf("passed on point estimates with 15 observations beyond p99: %q", c.Reason)
 	}
 }
+
+// TestSmallTailIsNotFailed: a few slow requests in a small canary sample (a
+// fresh process, stalls on a busy machine) do not fail its p99 before 500
+// requests per version; a tail regression in a larger sample still does,
+// and p50 still fails a shift within the minimum request count.
+func TestSmallTailIsNotFailed(t *testing.T) {
+	ms := time.Millisecond
+	mixed := func(n, slow int, fast, slowD time.Duration) metrics.Stats {
+		st := metrics.Stats{Requests: int64(n), Status2xx: int64(n)}
+		for i := range n {
+			d := fast
+			if i < slow {
+				d = slowD
+			}
+			st.Latency.Add(d)
+		}
+		return st
+	}
+	base := mixed(1000, 0, 5*ms, 0)
+	cold := JudgeStep(Config{}, Step{Index: 1, Of: 2}, Window{Baseline: base, Canary: mixed(100, 6, 5*ms, 125*ms)}, Window{})
+	if cold.Verdict == Fail || !strings.Contains(cold.Checks[2].Reason, "not failed before 500") {
+		t.Fatalf("6 slow of 100: %s %q (p99: %q), want no failure yet", cold.Verdict, cold.Reason, cold.Checks[2].Reason)
+	}
+	tail := JudgeStep(Config{}, Step{Index: 1, Of: 2}, Window{Baseline: base, Canary: mixed(600, 30, 5*ms, 125*ms)}, Window{})
+	if tail.Verdict != Fail || tail.Checks[2].Verdict != Fail {
+		t.Fatalf("30 slow of 600: %s %q, want p99 to fail", tail.Verdict, tail.Reason)
+	}
+	shifted := JudgeStep(Config{}, Step{Index: 1, Of: 2}, Window{Baseline: base, Canary: mixed(100, 100, 0, 35*ms)}, Window{})
+	if shifted.Verdict != Fail || shifted.Checks[1].Verdict != Fail {
+		t.Fatalf("+30ms on every request: %s %q, want p50 to fail", shifted.Verdict, shifted.Reason)
+	}
+}
