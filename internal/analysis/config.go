@@ -24,17 +24,20 @@ var ErrInvalidConfig = errors.New("invalid canary analysis config")
 // be than its baseline. A zero field means its default, so the zero Config
 // is ready to use. A Config is a plain value, safe to share.
 type Config struct {
-	// Confidence is the probability that a Pass or a Fail verdict is right,
-	// in [0.5, 1) (default 0.99). Each check passes at this confidence; the
-	// checks share 1−Confidence for failing (Bonferroni), so a canary as good
-	// as its baseline is failed with probability below 1−Confidence per
-	// judgement.
+	// Confidence is the probability that a promotion or a rollback is
+	// right, in [0.5, 1) (default 0.99): a canary as good as its baseline is
+	// rolled back, and one 2·MaxErrorRateIncrease points worse promoted,
+	// with probability below 1−Confidence over the whole canary, however
+	// often it is judged (see the package documentation for how the checks
+	// and windows share it).
 	Confidence float64
 	// MinRequests is how many requests each version must have served before
 	// any verdict but Wait (default 100).
 	MinRequests int
 	// MaxErrorRateIncrease is how far, in percentage points, the canary's
-	// error rate may exceed the baseline's (default 1.0: 1% → 2% is tolerated).
+	// error rate may exceed the baseline's (default 1.0). It is the middle of
+	// the sequential test's indifference zone: no increase is promoted, an
+	// increase of twice it rolled back, one of exactly it goes either way.
 	MaxErrorRateIncrease float64
 	// MaxLatencyIncrease is how much, in percent, the canary's p50 and p99
 	// may exceed the baseline's (default 20).

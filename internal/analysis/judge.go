@@ -13,13 +13,13 @@ const (
 	CheckLatencyP99 = "latency_p99"
 )
 
-// numChecks is how many checks share 1−Confidence for failing.
-const numChecks = 3
-
 // Check is one comparison of canary against baseline.
 type Check struct {
 	// Name is CheckErrorRate, CheckLatencyP50 or CheckLatencyP99.
 	Name string `json:"name"`
+	// Window is WindowCanary for a check of everything since the canary
+	// began, WindowStep for one of the current step's own traffic.
+	Window string `json:"window"`
 	// Verdict is this check's own outcome.
 	Verdict Verdict `json:"verdict"`
 	// Baseline and Canary are the observed values: the error rate in
@@ -30,29 +30,62 @@ type Check struct {
 	// baseline value, in the same unit.
 	Limit float64 `json:"limit"`
 	// PValue is the p-value of the regression test: how likely evidence at
-	// least this strong that the canary exceeds Limit would be if it did
-	// not. The check fails when PValue ≤ (1−Confidence)/3.
+	// least this strong that the canary is worse would be if it were not.
+	// For the error rate it is the SPRT's always-valid p-value, 1/LR (see
+	// the package documentation), valid however often it is looked at; for
+	// latency a fixed-sample p-value. The check fails when PValue is at
+	// most FailAt.
 	PValue float64 `json:"p_value"`
 	// PWithin is the p-value of the tolerance test: how likely evidence at
-	// least this strong that the canary stays within Limit would be if it
-	// did not. The check passes when PWithin ≤ 1−Confidence.
+	// least this strong that the canary is as good would be if it were
+	// worse. The check passes when PWithin is at most PassAt.
 	PWithin float64 `json:"p_within"`
+	// FailAt and PassAt are the levels PValue and PWithin are compared
+	// with; PassAt 1 means the step needs no evidence to pass this check,
+	// only no failure.
+	FailAt float64 `json:"fail_at"`
+	PassAt float64 `json:"pass_at"`
 	// Reason is one sentence explaining Verdict with the numbers.
 	Reason string `json:"reason"`
 }
 
 // Result is a judgement of a canary against its baseline.
 type Result struct {
-	// Verdict is Fail if any check fails, Pass if every check passes, and
-	// Wait otherwise or while either version has fewer than MinRequests.
+	// Verdict is Fail if any check of either window fails, Pass if every
+	// check of the canary's window passes, and Wait otherwise or while
+	// either version has fewer than MinRequests.
 	Verdict Verdict `json:"verdict"`
 	// Reason is one sentence explaining Verdict with the numbers.
 	Reason string `json:"reason"`
 	// Checks are the individual comparisons (absent for an invalid Config).
 	Checks []Check `json:"checks,omitempty"`
-	// BaselineRequests and CanaryRequests are the sample sizes judged.
+	// BaselineRequests and CanaryRequests are the sample sizes judged
+	// since the canary began.
 	BaselineRequests int64 `json:"baseline_requests"`
 	CanaryRequests   int64 `json:"canary_requests"`
+	// Step and Steps are the step judged, 1-based, and the number of
+	// judged steps (those below 100%).
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+}
+
+// Windows of a Check.
+const (
+	WindowCanary = "canary"
+	WindowStep   = "step"
+)
+
+// Step says which step of a canary a judgement is for, and so how much
+// evidence passing it needs. Index is 1-based; Of is the number of steps
+// below 100%, whose last one passing means promotion. The zero Step is the
+// single step of a one-step plan.
+type Step struct {
+	Index, Of int
+}
+
+// Window is the traffic of both versions over one window.
+type Window struct {
+	Baseline, Canary metrics.Stats
 }
 
 // bucketUppers holds metrics.BucketUpper for every bucket, in nanoseconds.
@@ -64,42 +97,68 @@ var bucketUppers = sync.OnceValue(func() []float64 {
 	return u
 })
 
-// Judge compares a canary with its baseline over the same time window and
-// says whether the canary may take more traffic (Pass), must be rolled back
-// (Fail), or needs more data (Wait). It is a pure function, safe for
-// concurrent use. An invalid cfg yields Wait with the error as Reason.
-//
-// Each check tests a tolerance margin, not mere difference: it fails only on
-// evidence at the configured confidence that the canary is worse than the
-// baseline by more than the margin, and passes only on evidence at the same
-// confidence that it is not. In between, or while either version has served
-// fewer than MinRequests, the verdict is Wait, never a guess; a canary whose
-// baseline has no traffic is never failed. See the package documentation for
-// the tests used.
+// Judge compares a canary with its baseline over one window as the single,
+// last step of a canary: Pass means the canary may be promoted. It is
+// JudgeStep with no step window.
 func Judge(cfg Config, baseline, canary metrics.Stats) Result {
-	res := Result{BaselineRequests: baseline.Requests, CanaryRequests: canary.Requests}
+	return JudgeStep(cfg, Step{}, Window{Baseline: baseline, Canary: canary}, Window{})
+}
+
+// JudgeStep compares a canary with its baseline at one step of its plan:
+// canary is everything since the canary began, step the current step's own
+// traffic (empty for the first step, whose traffic is canary's). It says
+// whether the step may pass (Pass), the canary must be rolled back (Fail),
+// or more data is needed (Wait). It is a pure function, safe for concurrent
+// use. An invalid cfg yields Wait with the error as Reason.
+//
+// A failure of either window fails: a regression that shows only at the
+// step's higher weight is not diluted by the earlier steps. Passing is
+// judged on the canary's window, where evidence accumulates from step to
+// step; the last step needs every check within tolerance at the configured
+// confidence, an earlier step k of n only (1/α)^((k−1)/(n−1)) of the
+// error-rate evidence and no failure (see "Steps" in the package
+// documentation). While either version has served fewer than MinRequests
+// since the canary began the verdict is Wait, never a guess; a canary whose
+// baseline has no traffic is never failed.
+func JudgeStep(cfg Config, step Step, canary, current Window) Result {
+	if step.Of < 1 {
+		step = Step{Index: 1, Of: 1}
+	}
+	step.Index = min(max(step.Index, 1), step.Of)
+	res := Result{BaselineRequests: canary.Baseline.Requests, CanaryRequests: canary.Canary.Requests, Step: step.Index, Steps: step.Of}
 	if err := cfg.Validate(); err != nil {
 		res.Reason = "cannot judge: " + err.Error()
 		return res
 	}
 	cfg = cfg.WithDefaults()
-	enough := baseline.Requests >= int64(cfg.MinRequests) && canary.Requests >= int64(cfg.MinRequests)
-	j := judgement{alpha: 1 - cfg.Confidence, enough: enough}
-	tol := latencyTolerance{
-		Relative: cfg.MaxLatencyIncrease / 100,
-		Absolute: float64(cfg.MinLatencyIncrease),
+	minReq := int64(cfg.MinRequests)
+	enough := func(w Window) bool { return w.Baseline.Requests >= minReq && w.Canary.Requests >= minReq }
+	l := levelsFor(1-cfg.Confidence, step)
+	res.Checks = judgeWindow(cfg, judgement{levels: l, enough: enough(canary), window: WindowCanary}, canary)
+	if step.Index > 1 && enough(current) {
+		sl := l
+		sl.errPass, sl.latPass = 0, 0
+		res.Checks = append(res.Checks, judgeWindow(cfg, judgement{levels: sl, enough: true, window: WindowStep}, current)...)
 	}
-	base := newBuckets(bucketUppers(), baseline.Latency.Counts[:])
-	can := newBuckets(bucketUppers(), canary.Latency.Counts[:])
-	res.Checks = []Check{
-		j.errorRate(cfg.MaxErrorRateIncrease, baseline, canary),
-		j.latency(CheckLatencyP50, 0.50, tol, base, can),
-		j.latency(CheckLatencyP99, 0.99, tol, base, can),
-	}
-	if !enough {
-		res.Reason = waitingForData(int64(cfg.MinRequests), baseline.Requests, canary.Requests)
+	if !enough(canary) {
+		res.Reason = waitingForData(minReq, canary.Baseline.Requests, canary.Canary.Requests)
 		return res
 	}
 	res.Verdict, res.Reason = summarize(res)
 	return res
+}
+
+// judgeWindow runs the three checks on one window.
+func judgeWindow(cfg Config, j judgement, w Window) []Check {
+	tol := latencyTolerance{
+		Relative: cfg.MaxLatencyIncrease / 100,
+		Absolute: float64(cfg.MinLatencyIncrease),
+	}
+	base := newBuckets(bucketUppers(), w.Baseline.Latency.Counts[:])
+	can := newBuckets(bucketUppers(), w.Canary.Latency.Counts[:])
+	return []Check{
+		j.errorRate(cfg.MaxErrorRateIncrease, w.Baseline, w.Canary),
+		j.latency(CheckLatencyP50, 0.50, tol, base, can),
+		j.latency(CheckLatencyP99, 0.99, tol, base, can),
+	}
 }

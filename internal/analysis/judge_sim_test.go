@@ -88,3 +88,44 @@ func TestLowTrafficWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestStepsDecideAtSmallTraffic runs canaries through steps [10, 50] at
+// 20 req/s, judged every second as the controller does: identical versions
+// are promoted and a 1% → 3% regression rolled back, each within minutes,
+// with at most one wrong decision per case (the bounds are 0.5% and 1%).
+func TestStepsDecideAtSmallTraffic(t *testing.T) {
+	const runs = 40
+	regressed := healthy
+	regressed.ErrorRate = 0.03
+	for _, tt := range []struct {
+		name   string
+		canary simulate.Version
+		want   analysis.Verdict
+		within time.Duration
+	}{
+		{"A/A", healthy, analysis.Pass, 8 * time.Minute},
+		{"+2 points", regressed, analysis.Fail, 8 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wrong, slow := 0, 0
+			for seed := range uint64(runs) {
+				o := run(t, simulate.Scenario{Rate: 20, Steps: []float64{10, 50}, Baseline: healthy, Canary: tt.canary, Seed: seed})
+				switch {
+				case o.Result.Verdict == analysis.Wait:
+					t.Errorf("seed %d: undecided after %v: %s", seed, o.Elapsed, o.Result.Reason)
+				case o.Result.Verdict != tt.want:
+					wrong++
+					t.Logf("seed %d: %v at step %d after %v: %s", seed, o.Result.Verdict, o.Step, o.Elapsed, o.Result.Reason)
+				case o.Elapsed > tt.within:
+					slow++
+				}
+			}
+			if wrong > 1 {
+				t.Errorf("%d of %d runs decided wrongly", wrong, runs)
+			}
+			if slow > runs/10 {
+				t.Errorf("%d of %d runs took longer than %v", slow, runs, tt.within)
+			}
+		})
+	}
+}

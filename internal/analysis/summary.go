@@ -21,12 +21,17 @@ func waitingForData(min, baseline, canary int64) string {
 // fails (naming the strongest failure), Pass if all pass, Wait otherwise.
 func summarize(res Result) (Verdict, string) {
 	var failed, waiting []Check
+	var passed []Check
 	for _, c := range res.Checks {
-		switch c.Verdict {
-		case Fail:
+		switch {
+		case c.Verdict == Fail:
 			failed = append(failed, c)
-		case Wait:
+		case c.Window == WindowStep:
+			// A step's own window can only fail the canary.
+		case c.Verdict == Wait:
 			waiting = append(waiting, c)
+		default:
+			passed = append(passed, c)
 		}
 	}
 	switch {
@@ -50,9 +55,13 @@ func summarize(res Result) (Verdict, string) {
 		return Wait, fmt.Sprintf("not yet conclusive after %d canary and %d baseline requests: %s (%s)",
 			res.CanaryRequests, res.BaselineRequests, waiting[0].Reason, strings.Join(names, ", "))
 	}
-	parts := make([]string, len(res.Checks))
-	for i, c := range res.Checks {
+	parts := make([]string, len(passed))
+	for i, c := range passed {
 		parts[i] = c.Reason
+	}
+	if res.Step < res.Steps {
+		return Pass, fmt.Sprintf("step %d of %d may pass after %d canary and %d baseline requests: %s",
+			res.Step, res.Steps, res.CanaryRequests, res.BaselineRequests, strings.Join(parts, "; "))
 	}
 	return Pass, fmt.Sprintf("canary is within tolerance after %d canary and %d baseline requests: %s",
 		res.CanaryRequests, res.BaselineRequests, strings.Join(parts, "; "))

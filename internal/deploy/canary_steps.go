@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/analysis"
 	"github.com/cutover-dev/cutover/internal/config"
 	"github.com/cutover-dev/cutover/internal/runtime"
 	"github.com/cutover-dev/cutover/internal/store"
 )
 
-// canaryTick is how often a running canary is judged. Judging every second
-// rather than on every request keeps the chance of a wrong verdict from
-// repeated looks small (see internal/analysis).
+// canaryTick is how often a running canary is judged. The error-rate test
+// is built for repeated looks (see internal/analysis), so how often does not
+// change its error rates; once a second is soon enough for a person.
 const canaryTick = time.Second
 
 // canaryReport is how often a canary whose verdict does not change reports
@@ -28,6 +29,10 @@ type canaryRun struct {
 	version string
 	insts   []runtime.Instance
 	since   time.Time
+	// baseline is the version the canary is judged against; start marks
+	// both versions' metrics when the canary joined.
+	baseline string
+	start    canaryMark
 	// forced canaries skipped their health gate and are not rolled back
 	// for failing health checks.
 	forced bool
@@ -38,8 +43,9 @@ type canaryRun struct {
 
 // canaryStep is the progress of one step.
 type canaryStep struct {
-	index, of int // index is 1-based
+	index, of int // index is 1-based; of counts the judged steps, below 100%
 	weight    float64
+	mark      canaryMark // both versions' metrics when the step began
 	paused    bool
 	pausedAt  time.Time
 	// minUntil is when the step may pass at the earliest, giveUpAt when a
@@ -52,11 +58,16 @@ type canaryStep struct {
 func (r *canaryRun) steps(ctx context.Context, steps []float64) result {
 	tick := time.NewTicker(canaryTick)
 	defer tick.Stop()
+	defer runningCanaries.Delete(r.s)
+	r.baseline = r.s.activeVersion()
+	r.start = r.s.markCanary(r.baseline, r.version)
 	for i, w := range steps {
 		if res, done := r.step(ctx, tick.C, &canaryStep{index: i + 1, of: len(steps), weight: w}); done {
 			return res
 		}
 	}
+	r.op.emit(EventStep, "canary", fmt.Sprintf("%s: 100%% of traffic to %s, every step passed", stepLabel(len(steps)+1, len(steps)), r.version),
+		map[string]any{"step": len(steps) + 1, "steps": len(steps) + 1, "weight": 100})
 	return result{outcome: store.OutcomeDeployed}
 }
 
@@ -66,8 +77,9 @@ func (r *canaryRun) step(ctx context.Context, tick <-chan time.Time, st *canaryS
 	if err := r.s.setCanaryWeight(ctx, st.index, st.weight, false); err != nil {
 		return failed(ctx, err), true
 	}
-	r.op.emit(EventStep, "canary", fmt.Sprintf("step %d/%d: %s%% of traffic to %s", st.index, st.of, trimFloat(st.weight), r.version),
-		map[string]any{"step": st.index, "weight": st.weight})
+	st.mark = r.s.markCanary(r.baseline, r.version)
+	r.op.emit(EventStep, "canary", fmt.Sprintf("%s: %s%% of traffic to %s", stepLabel(st.index, st.of), trimFloat(st.weight), r.version),
+		map[string]any{"step": st.index, "steps": st.of + 1, "weight": st.weight})
 	now := time.Now()
 	st.minUntil = now.Add(r.sc.Canary.StepDuration.D())
 	if limit := r.sc.Canary.MaxStepDuration.D(); limit > 0 {
@@ -147,7 +159,9 @@ func (r *canaryRun) resume(ctx context.Context, st *canaryStep) {
 	}
 }
 
-// judge compares the canary with the baseline. A failure ends the canary
+// judge compares the canary with the baseline, on everything since the
+// canary began and on the step's own traffic (both exact, however long the
+// step or a pause lasts: see canaryMark). A failure ends the canary
 // at once, paused or not; a pass ends the step once its minimum time is
 // over; a wait past max_step_duration pauses the canary or fails it, as
 // on_insufficient_data says.
@@ -156,7 +170,7 @@ func (r *canaryRun) judge(ctx context.Context, st *canaryStep) (res result, done
 		return result{outcome: store.OutcomeRolledBack,
 			reason: fmt.Sprintf("canary instance %s turned unhealthy at %s%% of traffic", id, trimFloat(st.weight))}, true, false
 	}
-	cmp := r.s.compare(r.sc, r.s.activeVersion(), r.version, r.since)
+	cmp := r.s.judgeCanary(r.sc, r.baseline, r.version, analysis.Step{Index: st.index, Of: st.of}, r.start, st.mark)
 	r.report(st, cmp)
 	if cmp.Verdict == "fail" {
 		return result{outcome: store.OutcomeRolledBack,
@@ -167,7 +181,7 @@ func (r *canaryRun) judge(ctx context.Context, st *canaryStep) (res result, done
 		return result{}, false, false
 	}
 	if cmp.Verdict == "pass" {
-		r.op.emit(EventInfo, "analysis", fmt.Sprintf("step %d/%d passed: %s", st.index, st.of, cmp.Reason),
+		r.op.emit(EventInfo, "analysis", fmt.Sprintf("%s passed: %s", stepLabel(st.index, st.of), cmp.Reason),
 			map[string]any{"step": st.index, "verdict": cmp.Verdict, "summary": cmp.Summary})
 		return result{}, false, true
 	}
@@ -218,4 +232,10 @@ func (s *service) activeVersion() string {
 		return ""
 	}
 	return s.st.Active.Version
+}
+
+// stepLabel names step index of a plan of `of` judged steps, counting the
+// promotion to 100% as the last: "step 1/3" for the 10% of [10, 50, 100].
+func stepLabel(index, of int) string {
+	return fmt.Sprintf("step %d/%d", index, of+1)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cutover-dev/cutover/internal/metrics"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -26,6 +27,7 @@ func (m fleetMsg) answer(err error) {
 // as a canary.
 func (s *service) fleetCanary(ctx context.Context, op *opRun, req FleetRequest, fo *fleetOp, p *prepared) result {
 	op.info("prepare", "%s prepared as a canary; waiting for the fleet to start it", req.Version)
+	defer fleetCanaryMarks.Delete(fo)
 	joined := false
 	join := func() error {
 		if joined {
@@ -36,6 +38,9 @@ func (s *service) fleetCanary(ctx context.Context, op *opRun, req FleetRequest, 
 			return err
 		}
 		joined = true
+		if s.c.opts.Metrics != nil {
+			fleetCanaryMarks.Store(fo, s.markCanary(s.activeVersion(), req.Version))
+		}
 		fo.mu.Lock()
 		fo.since, fo.insts = since, p.insts
 		fo.mu.Unlock()
@@ -115,8 +120,13 @@ func (c *Controller) SetFleetCanaryWeight(ctx context.Context, id string, weight
 	}
 }
 
+// fleetCanaryMarks holds the metrics mark of each fleet canary that joined
+// (*fleetOp → canaryMark).
+var fleetCanaryMarks sync.Map
+
 // FleetCanaryStats returns this host's numbers of the live version and of
-// the canary of fleet deploy id since the canary joined, and a canary
+// the canary of fleet deploy id since the canary joined (exact, however
+// long ago: see canaryMark), and a canary
 // instance its health check reports unhealthy ("" none). ok is false
 // until the canary took traffic on this host.
 func (c *Controller) FleetCanaryStats(id string) (baseline, canary metrics.Stats, unhealthy string, ok bool) {
@@ -134,8 +144,13 @@ func (c *Controller) FleetCanaryStats(id string) (baseline, canary metrics.Stats
 	if err != nil {
 		return baseline, canary, "", false
 	}
-	baseline = c.opts.Metrics.SnapshotSince(service, s.activeVersion(), since)
-	canary = c.opts.Metrics.SnapshotSince(service, version, since)
+	if m, ok := fleetCanaryMarks.Load(fo); ok {
+		w := m.(canaryMark).since(s, s.activeVersion(), version)
+		baseline, canary = w.Baseline, w.Canary
+	} else {
+		baseline = c.opts.Metrics.SnapshotSince(service, s.activeVersion(), since)
+		canary = c.opts.Metrics.SnapshotSince(service, version, since)
+	}
 	for _, in := range insts {
 		if !c.opts.Agent.Healthy(in.ID) {
 			unhealthy = in.ID

@@ -258,7 +258,7 @@ func TestCanaryAAIsPromoted(t *testing.T) {
 	if ok["v1b"] == 0 || ok["v1"] == 0 {
 		t.Errorf("traffic per version %v: both should have served", ok)
 	}
-	for _, want := range []string{"step 1/2: 10%", "step 2/2: 50%", "passed", "promoted"} {
+	for _, want := range []string{"step 1/3: 10%", "step 2/3: 50%", "step 3/3: 100%", "passed", "promoted"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("deploy output lacks %q:\n%s", want, r.stdout)
 		}
@@ -312,7 +312,7 @@ func TestCanaryWithErrorsIsRolledBack(t *testing.T) {
 	if share := float64(v2) / float64(v2+ok["v1"]); share > 0.2 {
 		t.Errorf("canary share %.2f of traffic, want about 0.10: it went past the first step", share)
 	}
-	if strings.Contains(r.stdout, "step 2/2") {
+	if strings.Contains(r.stdout, "step 2/3") {
 		t.Errorf("canary reached step 2:\n%s", r.stdout)
 	}
 	if v := e.version(); v != "v1" {

@@ -35,7 +35,7 @@ func TestFleetStrategies(t *testing.T) {
 	at := rec.mark()
 	r := f.host(1).mustCLI("deploy", "shop", "v2", "--strategy", "canary")
 	out := r.stdout + r.stderr
-	for _, want := range []string{"step 1/2: 20% of traffic to v2 on every host", "step 2/2: 50%", "passed on 5 host(s)", "promoted v2 on 5 host(s)"} {
+	for _, want := range []string{"step 1/3: 20% of traffic to v2 on every host", "step 2/3: 50%", "passed on 5 host(s)", "promoted v2 on 5 host(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("canary output lacks %q:\n%s", want, out)
 		}
@@ -60,7 +60,7 @@ func TestFleetStrategies(t *testing.T) {
 	r = f.host(0).mustCLI("deploy", "shop", "v6", "--strategy", "canary", "--detach")
 	waitFor(t, "the v6 canary taking traffic everywhere", 20*time.Second, func() bool {
 		st := f.host(2).cli("status")
-		return strings.Contains(st.stdout, "canary step 1/2 at 20% on every host") && strings.Count(st.stdout, ": 20%, canary") == 5
+		return strings.Contains(st.stdout, "canary step 1/3 at 20% on every host") && strings.Count(st.stdout, ": 20%, canary") == 5
 	})
 	f.host(3).mustCLI("set-weight", "shop", "40")
 	waitFor(t, "40% on every host", 20*time.Second, func() bool {

@@ -115,10 +115,14 @@ func (a *Agent) putStats(lp *localPlan) {
 
 // fleetStep is the coordinator's progress through one canary step.
 type fleetStep struct {
-	index, of int
+	index, of int // of counts the judged steps, below 100%
 	weight    float64
-	paused    bool
-	pausedAt  time.Time
+	// marked is set once mark holds the hosts' summed numbers at the
+	// step's first judgement, where the step's own window starts.
+	marked   bool
+	mark     analysis.Window
+	paused   bool
+	pausedAt time.Time
 	// minUntil is when the step may pass at the earliest, giveUpAt when a
 	// lack of data ends it; both move on by the time spent paused.
 	minUntil, giveUpAt time.Time
@@ -180,8 +184,8 @@ func (a *Agent) canarySteps(ctx context.Context, run *coordRun) canaryEnd {
 				return canaryEnd{outcome: store.OutcomeFailed, reason: err.Error()}
 			}
 		}
-		a.emit(run, deploy.EventStep, "canary", fmt.Sprintf("step %d/%d: %g%% of traffic to %s on every host", st.index, st.of, st.weight, p.Version),
-			map[string]any{"step": st.index, "weight": st.weight})
+		a.emit(run, deploy.EventStep, "canary", fmt.Sprintf("step %d/%d: %g%% of traffic to %s on every host", st.index, st.of+1, st.weight, p.Version),
+			map[string]any{"step": st.index, "steps": st.of + 1, "weight": st.weight})
 		now := time.Now()
 		st.minUntil = now.Add(cfg.StepDuration.D())
 		if limit := cfg.MaxStepDuration.D(); limit > 0 {
@@ -198,7 +202,7 @@ func (a *Agent) canarySteps(ctx context.Context, run *coordRun) canaryEnd {
 func (a *Agent) setStep(run *coordRun, st *fleetStep) error {
 	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 	defer cancel()
-	cs := CanaryState{Step: st.index, Of: st.of, Weight: st.weight, Paused: st.paused, At: time.Now()}
+	cs := CanaryState{Step: st.index, Of: st.of + 1, Weight: st.weight, Paused: st.paused, At: time.Now()}
 	lockKey := a.keys.lock(run.plan.Service)
 	res, err := a.opts.Store.Txn(ctx, coord.Txn{
 		If:   []coord.Cmp{coord.Exists(lockKey), coord.Exists(a.keys.plan(run.plan.ID))},
@@ -353,7 +357,12 @@ func (j *canaryJudge) judge(fs *fleetState, d *deployKV, st *fleetStep) (end can
 				map[string]any{"applied": applied, "hosts": len(p.Hosts)})
 		}
 	}
-	res := analysis.Judge(j.acfg, base, can)
+	whole := analysis.Window{Baseline: base, Canary: can}
+	if !st.marked {
+		st.marked, st.mark = true, whole
+	}
+	cur := analysis.Window{Baseline: base.Sub(st.mark.Baseline), Canary: can.Sub(st.mark.Canary)}
+	res := analysis.JudgeStep(j.acfg, analysis.Step{Index: st.index, Of: st.of}, whole, cur)
 	verdict := res.Verdict.String()
 	j.report(st, verdict, res.Reason, base, can, hosts)
 	if verdict == "fail" {
@@ -365,7 +374,7 @@ func (j *canaryJudge) judge(fs *fleetState, d *deployKV, st *fleetStep) (end can
 		return canaryEnd{}, false, false
 	}
 	if verdict == "pass" {
-		a.emit(j.run, deploy.EventInfo, "analysis", fmt.Sprintf("step %d/%d passed on %d host(s): %s", st.index, st.of, len(hosts), res.Reason),
+		a.emit(j.run, deploy.EventInfo, "analysis", fmt.Sprintf("step %d/%d passed on %d host(s): %s", st.index, st.of+1, len(hosts), res.Reason),
 			map[string]any{"step": st.index, "verdict": verdict, "summary": summary(p.From, p.Version, base, can)})
 		return canaryEnd{}, false, true
 	}

@@ -221,7 +221,7 @@ func (a *Agent) commit(run *coordRun, d *deployKV, lockRaw []byte) (rev int64, w
 		// A canary starts instead: the committed version stays until the
 		// promotion commits.
 		want = PhaseCanary
-		cs := CanaryState{Step: 1, Of: len(p.Steps), Weight: p.Steps[0], At: now}
+		cs := CanaryState{Step: 1, Of: len(p.Steps) + 1, Weight: p.Steps[0], At: now}
 		then = []coord.Op{
 			coord.Put(a.keys.canary(p.ID), encode(cs)),
 			coord.Put(a.keys.state(p.ID), encode(State{Phase: PhaseCanary, At: now, By: a.opts.Name})),

@@ -312,7 +312,8 @@ type Retire struct {
 
 // CanaryState is a fleet canary's step, set by its coordinator.
 type CanaryState struct {
-	// Step is 1-based, of Of.
+	// Step is 1-based, of Of: the plan's steps, the promotion to 100%
+	// included ([10, 50, 100] and [10, 50] are both 3 steps).
 	Step   int       `json:"step"`
 	Of     int       `json:"of"`
 	Weight float64   `json:"weight"`

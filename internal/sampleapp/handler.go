@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -145,11 +146,15 @@ func (a *app) newReply(r *http.Request) reply {
 
 // shouldFail reports whether this request gets an injected error. Failures
 // are spread evenly: request n fails when floor(n*rate) grows, so exactly
-// the fraction rate of any long run fails.
+// the fraction rate of any long run fails; with --random-errors each request
+// fails independently with probability rate.
 func (a *app) shouldFail() bool {
 	rate := a.opts.errorRate
 	if rate <= 0 {
 		return false
+	}
+	if a.opts.randomErrors {
+		return rand.Float64() < rate
 	}
 	n := float64(a.requests.Add(1))
 	return math.Floor(n*rate+1e-9) > math.Floor((n-1)*rate+1e-9)

@@ -17,6 +17,7 @@ type options struct {
 	startDelay      time.Duration
 	unhealthy       bool
 	errorRate       float64
+	randomErrors    bool
 	latency         time.Duration
 	crashAfter      time.Duration
 	exitImmediately bool
@@ -48,6 +49,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.startDelay, "start-delay", 0, "sleep this long before listening, like a slow boot")
 	fs.BoolVar(&o.unhealthy, "unhealthy", false, "answer /healthz with 503 forever")
 	fs.Float64Var(&o.errorRate, "error-rate", 0, "fraction (0-1) of responses that are 500")
+	fs.BoolVar(&o.randomErrors, "random-errors", false, "fail each request independently with probability --error-rate, like real traffic (default: evenly spread, exactly that fraction)")
 	fs.DurationVar(&o.latency, "latency", 0, "latency added to each response")
 	fs.DurationVar(&o.crashAfter, "crash-after", 0, "exit with code 1 after serving this long")
 	fs.BoolVar(&o.exitImmediately, "exit-immediately", false, "exit with code 3 at once, like a broken build")

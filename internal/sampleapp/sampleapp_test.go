@@ -271,6 +271,29 @@ func TestErrorRate(t *testing.T) {
 	}
 }
 
+// TestRandomErrors: with --random-errors failures are independent draws,
+// not an even spread: over 400 requests at rate 0.25 the count is near 100
+// but the pattern is not the fixed "every fourth".
+func TestRandomErrors(t *testing.T) {
+	r := start(t, "--error-rate", "0.25", "--random-errors")
+	failed, even := 0, true
+	for i := range 400 {
+		resp, _, _ := get(t, r, "/")
+		if resp.StatusCode == 500 {
+			failed++
+		}
+		if (resp.StatusCode == 500) != (i%4 == 3) {
+			even = false
+		}
+	}
+	if failed < 60 || failed > 140 {
+		t.Fatalf("%d of 400 requests failed at rate 0.25 (want about 100)", failed)
+	}
+	if even {
+		t.Fatal("random errors followed the even spread exactly")
+	}
+}
+
 func TestLatency(t *testing.T) {
 	const latency = 150 * time.Millisecond
 	r := start(t, "--latency", latency.String())
