@@ -148,4 +148,3 @@ func (a *app) printDashboardLink(l dashboardLink) error {
 		l.Expires.In(a.loc).Format("15:04:05"))
 	return err
 }
-

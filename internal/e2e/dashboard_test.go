@@ -525,3 +525,36 @@ func writeArtifact(t *testing.T, name string, v any) {
 		t.Logf("write %s: %v", path, err)
 	}
 }
+
+// TestDemoReportInBrowser: `cutover demo` ends by writing an HTML report
+// and printing its path; opened from the file in a browser (no server),
+// it shows every switch of the run as a crossover and every operation in
+// the timeline.
+func TestDemoReportInBrowser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "demo", "--report", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cutover demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "report   "+path) {
+		t.Errorf("the demo does not print the report's path %s:\n%s", path, out)
+	}
+	b := newBrowser(t)
+	b.run("open the report", chromedp.Navigate("file://"+path))
+	b.waitJS("the report rendered", `document.body.dataset.ready === '1'`, 20*time.Second)
+	switches := b.text(`#svc-shop .crossovers`)
+	for _, want := range []string{"v1 → v2", "v2 → v3", "v3 → v2"} {
+		if !strings.Contains(switches, want) {
+			t.Errorf("the report's chart shows %q, want the switch %s", switches, want)
+		}
+	}
+	kinds := mustEval[[]string](b, `[...document.querySelectorAll('#svc-shop tr.rec')].map(r => r.dataset.kind + ' ' + r.dataset.version)`)
+	if want := []string{"rollback v2", "deploy v3", "deploy v2", "deploy v1"}; !slices.Equal(kinds, want) {
+		t.Errorf("the report's timeline lists %v, want %v", kinds, want)
+	}
+	if n := mustEval[int](b, `document.querySelectorAll('button[data-action]').length`); n != 0 {
+		t.Errorf("the report has %d action buttons, want none", n)
+	}
+}

@@ -373,25 +373,23 @@
   }
 
   // crossovers returns the moments the version serving most requests
-  // changed: the new leader must lead a 3-second average for 3 seconds.
+  // changed: the new leader must serve a fifth more than the old one for
+  // two seconds in a row (so a canary near 50% does not flicker).
   function crossovers(name, samples) {
     const out = [];
-    let leader = null, cand = null, held = 0;
+    let leader = null, held = 0, heldBy = null;
     for (let i = 0; i < samples.length; i++) {
-      const avg = {};
-      for (let j = Math.max(0, i - 2); j <= i; j++) {
-        for (const [v, p] of Object.entries(samples[j].pts[name] || {})) avg[v] = (avg[v] || 0) + p.requests;
-      }
+      const pts = samples[i].pts[name] || {};
       let best = null, bestN = 0;
-      for (const [v, n] of Object.entries(avg)) if (n > bestN) { best = v; bestN = n; }
+      for (const [v, p] of Object.entries(pts)) if (p.requests > bestN) { best = v; bestN = p.requests; }
       if (!best) continue;
       if (leader === null) { leader = best; continue; }
-      if (best === leader) { cand = null; held = 0; continue; }
-      if (best === cand) held++; else { cand = best; held = 1; }
-      if (held >= 3) {
-        const at = samples[i - 2].t;
-        out.push({ t: at, from: leader, to: best });
-        leader = best; cand = null; held = 0;
+      const old = pts[leader] ? pts[leader].requests : 0;
+      if (best === leader || bestN < old * 1.2) { held = 0; heldBy = null; continue; }
+      if (best === heldBy) held++; else { heldBy = best; held = 1; }
+      if (held >= 2) {
+        out.push({ t: samples[i - 1].t, from: leader, to: best });
+        leader = best; held = 0; heldBy = null;
       }
     }
     return out;
