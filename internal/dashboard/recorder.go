@@ -54,12 +54,13 @@ type Window struct {
 // Sample is one second of traffic of every version that served in it (a
 // version without a request nor one in flight is left out). Window, sent
 // with live samples and with the last one replayed, covers the last
-// RecorderOptions.Window.
+// RecorderOptions.Window (empty: no traffic); the other replayed samples
+// have none (null).
 type Sample struct {
 	// Time is the start of the second.
 	Time   time.Time `json:"time"`
 	Points []Point   `json:"points"`
-	Window []Window  `json:"window,omitempty"`
+	Window []Window  `json:"window"`
 }
 
 // RecorderOptions configures NewRecorder.
@@ -163,6 +164,9 @@ func (r *Recorder) run(ctx context.Context) {
 func (r *Recorder) sample(sec time.Time, past bool) Sample {
 	reg := r.opts.Registry
 	s := Sample{Time: sec, Points: []Point{}}
+	if !past {
+		s.Window = []Window{}
+	}
 	for _, svc := range r.opts.Services() {
 		for _, v := range reg.Versions(svc) {
 			st := reg.Second(svc, v, sec)

@@ -148,7 +148,7 @@
   function addSample(s) {
     const t = Date.parse(s.time);
     const last = state.samples.length ? state.samples[state.samples.length - 1].t : -Infinity;
-    if (s.window) {
+    if (s.window != null) { // null on replayed seconds but the last
       const w = {};
       for (const x of s.window) (w[x.service] ||= {})[x.version] = x;
       state.windows = w;
