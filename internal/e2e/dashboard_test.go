@@ -558,3 +558,50 @@ func TestDemoReportInBrowser(t *testing.T) {
 		t.Errorf("the report has %d action buttons, want none", n)
 	}
 }
+
+// TestDashboardCanaryPromote follows a canary that cannot get enough data
+// in the page (weights, the verdict "wait" and that data is lacking) and
+// promotes it with the page's button.
+func TestDashboardCanaryPromote(t *testing.T) {
+	e := newEnv(t, canaryConfig("      min_requests: 1000000\n"))
+	e.start()
+	e.mustCLI("deploy", "shop", "v1", "--strategy", "switch")
+	stopLoad := postLoad(t, e.http)
+	defer stopLoad()
+	url, _ := e.dashboardLink()
+	b := newBrowser(t)
+	b.run("open the login link", chromedp.Navigate(url))
+	b.waitJS("the page with v1 live", `document.querySelector('#svc-shop .rel.live[data-version="v1"]') !== null`, 20*time.Second)
+
+	deployed := make(chan result, 1)
+	go func() { deployed <- e.cli("deploy", "shop", "v2") }()
+	b.waitJS("the canary with its weight", `(() => { const c = document.querySelector('#svc-shop .rel.canary[data-version="v2"]');
+		return c !== null && /\d+% of traffic/.test(c.textContent); })()`, 30*time.Second)
+	b.waitJS("the verdict: not enough data", `(() => { const v = document.querySelector('#svc-shop .part-canary');
+		return v !== null && v.querySelector('.verdict.wait') !== null && v.textContent.includes('not enough data yet'); })()`, 30*time.Second)
+	b.waitJS("v2's traffic in the table", `Number(document.querySelector('#svc-shop table.traffic tr[data-version="v2"] .rps')?.textContent) > 0`, 30*time.Second)
+
+	b.run("click promote", chromedp.Click(chromedp.CSS(`#svc-shop button[data-action="promote"]:not([disabled])`)))
+	b.waitJS("the confirmation", `document.getElementById('confirm').open`, 5*time.Second)
+	if q := b.text(`#confirm-text`); !strings.Contains(q, "Promote shop to v2") {
+		t.Errorf("confirmation says %q", q)
+	}
+	b.run("confirm", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
+	b.waitJS("v2 live", `document.querySelector('#svc-shop .rel.live[data-version="v2"]') !== null &&
+		document.querySelector('#svc-shop .rel.canary') === null`, 30*time.Second)
+	select {
+	case r := <-deployed:
+		if r.code != 0 {
+			t.Errorf("the promoted deploy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deploy did not end after the promotion")
+	}
+	if v := e.version(); v != "v2" {
+		t.Errorf("the proxy serves %s after the promotion, want v2", v)
+	}
+	if n, failed := stopLoad(); failed > 0 {
+		t.Errorf("load through the canary: %d of %d requests failed", failed, n)
+	}
+	e.stop()
+}
