@@ -13,17 +13,15 @@ import (
 // its session's CSRF token or from another origin (403).
 const CodeCrossSite = "cross_site"
 
-// loginResponse is the answer of POST /v1/dashboard/login.
-type loginResponse struct {
+// DashboardLogin is the answer of POST /v1/dashboard/login: a one-time
+// login to the dashboard. Open Path (on the admin listener, or on the port
+// of `cutover dashboard`) before Expires.
+type DashboardLogin struct {
 	// Code is the one-time login code; Path opens the dashboard with it.
 	Code    string    `json:"code"`
 	Path    string    `json:"path"`
 	Expires time.Time `json:"expires"`
 }
-
-// DashboardLogin is a one-time login to the dashboard: open Path (on the
-// admin listener, or on the port of `cutover dashboard`) before Expires.
-type DashboardLogin = loginResponse
 
 // dashboardRoutes registers the page, its login and the traffic stream.
 func (s *Server) dashboardRoutes(mux *http.ServeMux) {
@@ -42,7 +40,7 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 			return
 		}
 		code, exp := ui.Sessions().NewCode()
-		writeJSON(w, http.StatusOK, loginResponse{Code: code, Path: "/ui/login?code=" + code, Expires: exp})
+		writeJSON(w, http.StatusOK, DashboardLogin{Code: code, Path: "/ui/login?code=" + code, Expires: exp})
 	})
 }
 
