@@ -605,3 +605,33 @@ func TestDashboardCanaryPromote(t *testing.T) {
 	}
 	e.stop()
 }
+
+// TestDashboardFleetHosts: with a fleet of three, the page lists every
+// host, ready, with the version it applied, in the fleet table and in the
+// service's card.
+func TestDashboardFleetHosts(t *testing.T) {
+	ec := etcdOne(t)
+	f := newFleet(t, 3, ec.Endpoints(), nil)
+	f.startAll()
+	f.host(0).mustCLI("deploy", "shop", "v1")
+	f.waitAllReady(20 * time.Second)
+	url, _ := f.host(1).dashboardLink()
+	b := newBrowser(t)
+	b.run("open the login link", chromedp.Navigate(url))
+	b.waitJS("the fleet table with three ready hosts on v1", `(() => {
+		const rows = [...document.querySelectorAll('#fleet tr.ok')];
+		return rows.length === 3 && rows.every(r => r.textContent.includes('ready') && r.textContent.includes('v1'));
+	})()`, 20*time.Second)
+	cardHosts := b.text(`#svc-shop .part-rels .legend`)
+	for _, name := range f.names {
+		if !strings.Contains(cardHosts, name+": v1") {
+			t.Errorf("the card's hosts line %q lacks %s: v1", cardHosts, name)
+		}
+	}
+	f.host(2).mustCLI("deploy", "shop", "v2")
+	b.waitJS("every host on v2", `[...document.querySelectorAll('#fleet tr.ok')].filter(r => r.textContent.includes('v2')).length === 3`, 20*time.Second)
+	// The deploy ran from another host: no event of it reached this page's
+	// host, the history follows all the same.
+	b.waitJS("the deploy from another host in the history",
+		`document.querySelector('#svc-shop tr.rec[data-kind="deploy"][data-version="v2"]') !== null`, 20*time.Second)
+}

@@ -17,6 +17,7 @@
     services: [], // statuses, in config order
     history: {}, // service → records, newest first
     historyLoaded: {}, // service → true once fetched
+    sigs: {}, // service → its versions and operation when its history was fetched
     events: {}, // service → recent events
     samples: [], // {t, pts: {service: {version: point}}}, oldest first
     windows: {}, // service → {version: window}
@@ -181,7 +182,13 @@
       const j = await api("GET", "/v1/services");
       state.services = j.services || [];
       state.conn.services = true;
-      for (const s of state.services) if (!state.historyLoaded[s.name]) loadHistory(s.name);
+      for (const s of state.services) {
+        // Reload the history when the service changed, also by an
+        // operation another host of a fleet ran (no event reaches this one).
+        const sig = [s.active?.version, s.standby?.version, s.candidate?.version, s.op?.id].join("|");
+        if (!state.historyLoaded[s.name] || state.sigs[s.name] !== sig) loadHistory(s.name);
+        state.sigs[s.name] = sig;
+      }
     } catch (e) {
       if (e.status === 401) return loggedOut();
       state.conn.services = false;
@@ -395,6 +402,13 @@
     return out;
   }
 
+  // niceCeil rounds n up to 1, 2 or 5 times a power of ten.
+  function niceCeil(n) {
+    const p = Math.pow(10, Math.floor(Math.log10(n)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= n) return m * p;
+    return 10 * p;
+  }
+
   function chartHTML(s) {
     const W = 640, H = 150, L = 44, R = 8, T = 10, B = 18;
     const all = state.samples;
@@ -404,8 +418,9 @@
     const samples = all.filter((x) => x.t >= from);
     const vs = versionsOf(s);
     for (const x of samples) for (const v of Object.keys(x.pts[s.name] || {})) if (!vs.includes(v)) vs.push(v);
-    let max = 1;
-    for (const x of samples) for (const p of Object.values(x.pts[s.name] || {})) max = Math.max(max, p.requests);
+    let peak = 0;
+    for (const x of samples) for (const p of Object.values(x.pts[s.name] || {})) peak = Math.max(peak, p.requests);
+    const max = niceCeil(Math.max(peak, 2));
     const X = (t) => L + ((t - from) / span) * (W - L - R);
     const Y = (n) => T + (1 - n / max) * (H - T - B);
     const lines = vs.map((v) => {
