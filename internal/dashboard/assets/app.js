@@ -17,7 +17,8 @@
     services: [], // statuses, in config order
     history: {}, // service → records, newest first
     historyLoaded: {}, // service → true once fetched
-    sigs: {}, // service → its versions and operation when its history was fetched
+    sigs: {}, // service → its versions and operation at the last status
+    historyRetries: {}, // service → {left, newest}: polls left to see a new record
     events: {}, // service → recent events
     samples: [], // {t, pts: {service: {version: point}}}, oldest first
     windows: {}, // service → {version: window}
@@ -185,9 +186,19 @@
       for (const s of state.services) {
         // Reload the history when the service changed, also by an
         // operation another host of a fleet ran (no event reaches this one).
+        // The record may be written a moment after the change shows (by
+        // the host that ran it): fetch again on the next few polls until
+        // a new record comes.
         const sig = [s.active?.version, s.standby?.version, s.candidate?.version, s.op?.id].join("|");
-        if (!state.historyLoaded[s.name] || state.sigs[s.name] !== sig) loadHistory(s.name);
+        if (state.historyLoaded[s.name] && state.sigs[s.name] !== sig) {
+          state.historyRetries[s.name] = { left: 4, newest: state.history[s.name]?.[0]?.id };
+        }
         state.sigs[s.name] = sig;
+        const r = state.historyRetries[s.name];
+        if (r && state.history[s.name]?.[0]?.id !== r.newest) delete state.historyRetries[s.name];
+        else if (r && r.left-- > 0) loadHistory(s.name);
+        else if (r) delete state.historyRetries[s.name];
+        if (!state.historyLoaded[s.name]) loadHistory(s.name);
       }
     } catch (e) {
       if (e.status === 401) return loggedOut();
