@@ -67,6 +67,10 @@ type dashboardLink struct {
 }
 
 func (a *app) runDashboard(ctx context.Context, listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usagef("--listen %q: want host:port, e.g. 127.0.0.1:0 (%v)", listen, err)
+	}
 	addr, _, err := a.adminAddr()
 	if err != nil {
 		return err
@@ -84,10 +88,6 @@ func (a *app) runDashboard(ctx context.Context, listen string) error {
 		return a.printDashboardLink(dashboardLink{URL: strings.TrimRight(addr, "/") + login.Path, Expires: login.Expires})
 	}
 	sock := strings.TrimPrefix(addr, "unix://")
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return usagef("--listen %q: want host:port, e.g. 127.0.0.1:0 (%v)", listen, err)
-	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", listen, err)
