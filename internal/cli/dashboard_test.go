@@ -3,8 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
