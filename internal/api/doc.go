@@ -12,4 +12,10 @@
 //
 // Progress of operations is streamed from GET /v1/events as newline-delimited
 // JSON (one deploy.Event per line, a blank line as heartbeat).
+//
+// The server also serves the web dashboard (package dashboard): the page
+// under /ui/, its one-time logins (POST /v1/dashboard/login, GET
+// /ui/login) and the per-second traffic stream GET /v1/traffic. A browser
+// authenticates with a session cookie instead of the token; see
+// authenticate for the rule of each listener.
 package api

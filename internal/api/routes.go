@@ -39,17 +39,15 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST /v1/upgrade", s.upgrade)
 	handle("GET /v1/config", s.getConfig)
 	handle("GET /metrics", s.metrics)
+	s.dashboardRoutes(mux)
 	return mux
 }
 
 // handler returns the handler of one listener: the routes with JSON
-// 404/405 responses and request logging, behind the token check on TCP.
+// 404/405 responses and request logging, behind the listener's access
+// rule (see authenticate: the token or a dashboard session on TCP).
 func (s *Server) handler(tcp bool) http.Handler {
-	var h http.Handler = http.HandlerFunc(s.dispatch)
-	if tcp {
-		h = s.requireToken(h)
-	}
-	return s.logRequests(h)
+	return s.logRequests(s.authenticate(tcp, http.HandlerFunc(s.dispatch)))
 }
 
 // dispatch serves r with the mux, answering unknown paths and methods with

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/dashboard"
 )
 
 // Defaults of Options.
@@ -65,6 +66,9 @@ type Options struct {
 	// bind opens the socket when there is none to take over (from a
 	// previous process or systemd).
 	Listen func(name, network, addr string, bind func() (net.Listener, error)) (net.Listener, error)
+	// Dashboard serves the web dashboard under /ui/ and the traffic stream
+	// (default: the page and its logins without a traffic stream).
+	Dashboard *dashboard.UI
 }
 
 // Server is the admin API server. Start binds and serves in the background;
@@ -74,6 +78,7 @@ type Server struct {
 	log       *slog.Logger
 	mux       *http.ServeMux
 	limiter   *authLimiter
+	ui        *dashboard.UI
 	tlsConfig *tls.Config // nil: plain HTTP on TCP
 
 	mu       sync.Mutex
@@ -134,6 +139,10 @@ func NewServer(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("%w: admin tls certificate: %w", ErrBadOptions, err)
 		}
 		s.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	s.ui = opts.Dashboard
+	if s.ui == nil {
+		s.ui = dashboard.New(dashboard.Options{})
 	}
 	s.mux = s.routes()
 	return s, nil

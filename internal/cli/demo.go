@@ -10,6 +10,7 @@ import (
 
 func (a *app) demoCmd() *cobra.Command {
 	var hosts int
+	var report string
 	cmd := &cobra.Command{
 		Use:     "demo",
 		GroupID: groupServer,
@@ -17,7 +18,9 @@ func (a *app) demoCmd() *cobra.Command {
 		Long: `Demo starts a proxy and a small sample app on loopback, sends steady traffic through it and
 deploys new versions while you watch: the health gate, the switch, the drain, a rollback, and
 the count of failed requests (zero). It needs no config, no root and no Docker, and leaves
-nothing running.
+nothing running. At its end it writes an HTML report of the run (the dashboard's chart of
+requests per version, where each switch shows as a crossover, and the deploy timeline) and
+prints its path.
 
 With --hosts N (2 to 5) it runs N cutover serve processes as one fleet, each with its own
 state, ports and sample app, and sends traffic to every host in turn: a deploy that every
@@ -35,7 +38,7 @@ how to get one and exits with code 2.`,
 			if hosts < 1 || hosts > demo.MaxHosts {
 				return usagef("--hosts must be 1 to %d, not %d", demo.MaxHosts, hosts)
 			}
-			err := demo.Run(cmd.Context(), demo.Options{Out: a.stdout, JSON: a.output == outputJSON, Hosts: hosts})
+			err := demo.Run(cmd.Context(), demo.Options{Out: a.stdout, JSON: a.output == outputJSON, Hosts: hosts, Report: report})
 			if errors.Is(err, demo.ErrNoEtcd) {
 				return &exitError{code: ExitUsage, err: err}
 			}
@@ -43,6 +46,7 @@ how to get one and exits with code 2.`,
 		}),
 	}
 	cmd.Flags().IntVar(&hosts, "hosts", 1, "run this many cutover serve processes as one fleet (2 to 5; needs etcd, see above)")
+	cmd.Flags().StringVar(&report, "report", "", "write the HTML report of the run here (default: cutover-demo-<time>.html in the temp dir)")
 	a.addOutputFlag(cmd)
 	return cmd
 }

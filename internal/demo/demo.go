@@ -41,6 +41,10 @@ type Options struct {
 	// one commit, and one that fails on a host and aborts everywhere.
 	// Versions and Logs do not apply.
 	Hosts int
+	// Report is the HTML file the run is rendered into at its end (the
+	// dashboard's chart of requests per version and its timeline; default
+	// cutover-demo-<time>.html in the temp dir). Not written with Hosts.
+	Report string
 }
 
 // Summary is what the demo measured.
@@ -118,6 +122,14 @@ func Run(ctx context.Context, opts Options) error {
 	p.say("proxy listening on %s", url)
 
 	sum, runErr := script(ctx, srv.Controller, url, opts.Versions, p)
+	if runErr == nil {
+		path, err := writeReport(ctx, srv, p.events, opts.Report)
+		if err != nil {
+			runErr = err
+		} else {
+			p.report(path)
+		}
+	}
 
 	cleanCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -148,6 +160,11 @@ func runHostsWithSelf(ctx context.Context, opts Options) error {
 	return runHosts(ctx, opts)
 }
 
+// settleTime is how long the demo lets each version serve before the next
+// step: long enough for the report's chart (one point a second) to show
+// each version leading.
+const settleTime = 3 * time.Second
+
 // script deploys each version under load, then rolls back once.
 func script(ctx context.Context, ctl *deploy.Controller, url string, versions []string, p *printer) (Summary, error) {
 	start := time.Now()
@@ -173,7 +190,7 @@ func script(ctx context.Context, ctl *deploy.Controller, url string, versions []
 	}
 	settle := func() {
 		select {
-		case <-time.After(1500 * time.Millisecond):
+		case <-time.After(settleTime):
 		case <-ctx.Done():
 		}
 	}
@@ -296,6 +313,8 @@ type printer struct {
 	w     io.Writer
 	json  bool
 	start time.Time
+	// events are the events printed, for the report.
+	events []deploy.Event
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
@@ -321,6 +340,7 @@ func (p *printer) emit(v any) {
 }
 
 func (p *printer) event(e deploy.Event) {
+	p.events = append(p.events, e)
 	if p.json {
 		p.emit(e)
 		return
@@ -343,6 +363,14 @@ func (p *printer) load(rps float64, total, failed int64) {
 		return
 	}
 	fmt.Fprintf(p.w, "%s load     %6.0f req/s, %d requests, %d failed\n", p.elapsed(), rps, total, failed)
+}
+
+func (p *printer) report(path string) {
+	if p.json {
+		p.emit(map[string]any{"type": "report", "path": path})
+		return
+	}
+	fmt.Fprintf(p.w, "%s report   %s (open it in a browser: the chart of requests per version and the timeline)\n", p.elapsed(), path)
 }
 
 func (p *printer) summary(s Summary) {

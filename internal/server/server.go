@@ -23,6 +23,7 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/dashboard"
 	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/fleet"
 	"github.com/cutover-dev/cutover/internal/handover"
@@ -77,6 +78,8 @@ type Server struct {
 	Fleet *fleet.Agent
 	// MetricsAddr is the bound metrics.listen address ("" when not configured).
 	MetricsAddr string
+	// Traffic records per-second, per-version traffic for the dashboard.
+	Traffic *dashboard.Recorder
 }
 
 // processStart is when this process started (package initialisation),
@@ -242,11 +245,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 	metricsHandler := promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
 	be := &backend{Controller: ctl, cfg: cfg, listeners: lns, acme: certs, log: log, upgrades: make(chan upgradeReq)}
 	be.instanceLogs = instanceLogs{store: st, rts: rts, services: be.services}
+	ui, stopUI := startDashboard(ctx, reg, be)
+	defer stopUI()
 	adm, err := api.NewServer(api.Options{
 		Backend: &fleetBackend{backend: be, members: &members, local: cfg.Cluster.Backend == config.ClusterLocal},
 		Logger:  log, Socket: cfg.Admin.Socket, SocketGroup: cfg.Admin.SocketGroup, TCP: cfg.Admin.TCP, Token: token,
 		TLSCert: cfg.Admin.TLS.Cert, TLSKey: cfg.Admin.TLS.Key,
-		Metrics: metricsHandler, Listen: listen,
+		Metrics: metricsHandler, Listen: listen, Dashboard: ui,
 	})
 	if err != nil {
 		return err
@@ -266,7 +271,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 	}()
 
-	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm, Fleet: member}
+	running := &Server{Controller: ctl, Proxy: px, Metrics: reg, API: adm, Fleet: member, Traffic: ui.Recorder()}
 	var ml *metricsListener
 	if cfg.Metrics.Listen != "" {
 		if ml, err = startMetrics(cfg.Metrics.Listen, metricsHandler, log, listen); err != nil {
