@@ -258,6 +258,9 @@ func (s *Service) applyDefaults(unset unsetFunc, prefix string) {
 	if s.Docker != nil {
 		s.Docker.applyDefaults(unset, p("docker"))
 	}
+	if s.Migrations != nil {
+		s.Migrations.applyDefaults(unset, p("migrations"))
+	}
 	s.Health.applyDefaults(unset, p("health"))
 	s.Canary.applyDefaults(unset, p("canary"))
 	s.Rolling.applyDefaults(unset, p("rolling"))

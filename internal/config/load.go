@@ -162,6 +162,10 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Cluster.PeerTLS.Cert)
 	abs(&c.Cluster.PeerTLS.Key)
 	for _, s := range c.Services {
+		if s != nil && s.Migrations != nil {
+			abs(&s.Migrations.Dir)
+			abs(&s.Migrations.DSNFile)
+		}
 		if s != nil && s.Docker != nil {
 			for i := range s.Docker.EnvFiles {
 				abs(&s.Docker.EnvFiles[i])

@@ -171,6 +171,9 @@ type Service struct {
 	StopGrace Duration `yaml:"stop_grace"`
 	// Hooks are commands run at deploy steps.
 	Hooks Hooks `yaml:"hooks"`
+	// Migrations runs the service's database migrations inside its
+	// deploys (nil: none); see migrations.go.
+	Migrations *Migrations `yaml:"migrations"`
 
 	// MaxBodyBytes limits request bodies (default 0: no limit); larger requests get 413.
 	// The file may give a unit: 10MB (decimal) or 512KiB (binary); see ParseByteSize.

@@ -69,6 +69,7 @@ func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 		if lookupEnv != nil {
 			v.serviceEnvironment(c.Services[name])
 			v.filesEnvironment(c.Services[name])
+			v.migrationsEnvironment(c.Services[name], lookupEnv)
 		}
 	}
 	v.routes()

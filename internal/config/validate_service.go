@@ -38,6 +38,7 @@ func (v *validator) service(s *Service) {
 	v.rolling(s, f("rolling"))
 	v.atLeast(f("deploy_timeout"), s.DeployTimeout, MinDeployTimeout)
 	v.atLeast(f("hooks.timeout"), s.Hooks.Timeout, MinHookTimeout)
+	v.migrations(s.Migrations, f("migrations"))
 	v.atLeast(f("response_header_timeout"), s.ResponseHeaderTimeout, MinResponseHeaderTimeout)
 	v.nonNegative(f("max_body_bytes"), s.MaxBodyBytes)
 	if s.BodyReadTimeout != nil {
