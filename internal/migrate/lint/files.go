@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/cutover-dev/cutover/internal/migrate/sqlparse"
 )
 
 // File is one migration file to lint.
@@ -175,3 +177,18 @@ func describeFiles(n int) string {
 	}
 	return fmt.Sprintf("%d files", n)
 }
+
+// PhaseOf returns the phase of a migration file: contract when it carries
+// "-- cutover:phase contract" or rel (its path inside the migrations
+// directory) has a directory named contract, else expand.
+func PhaseOf(d sqlparse.Dialect, rel, src string) (string, error) {
+	sc, err := sqlparse.Parse(d, upSections(src))
+	if err != nil {
+		return "", err
+	}
+	return phaseOf(rel, readDirectives(sc.Comments)), nil
+}
+
+// NoTransaction reports whether a migration file turns its tool's
+// transaction off (-- +goose NO TRANSACTION, -- migrate:up transaction:false).
+func NoTransaction(src string) bool { return noTransaction(src) }
