@@ -108,7 +108,7 @@ Admin address (first that is set):
 		&cobra.Group{ID: groupServer, Title: "Running the server:"},
 	)
 	root.AddCommand(
-		a.deployCmd(), a.rollbackCmd(), a.promoteCmd(), a.abortCmd(), a.pauseCmd(), a.resumeCmd(), a.setWeightCmd(), a.lintSQLCmd(),
+		a.deployCmd(), a.rollbackCmd(), a.promoteCmd(), a.abortCmd(), a.pauseCmd(), a.resumeCmd(), a.setWeightCmd(), a.lintSQLCmd(), a.migrateCmd(),
 		a.statusCmd(), a.hostsCmd(), a.historyCmd(), a.eventsCmd(), a.logsCmd(), a.dashboardCmd(),
 		a.serveCmd(), a.validateCmd(), a.reloadCmd(), a.upgradeCmd(), a.clusterCmd(), a.demoCmd(),
 		a.versionCmd(), a.sampleAppCmd(),
