@@ -85,6 +85,7 @@ takes switched hosts back if a later batch fails.`,
 	f.BoolVar(&req.Force, "force", false, "route traffic to the new version even if it fails its health check")
 	f.IntVar(&req.AllowLost, "allow-lost", 0, "in a fleet, how many hosts may be lost while they prepare and be left out (default 0: a lost host aborts the deploy)")
 	f.IntVar(&req.Batch, "batch", 0, "in a fleet, with --strategy rolling: how many hosts to take at a time (default 1)")
+	f.StringArrayVar(&req.Allow, "allow", nil, "let a migration lint rule through the preflight: RULE or RULE=REASON (repeat for more)")
 	f.DurationVar(&watch, "watch", 0, "after the switch, keep watching the new version this long; if it turns unhealthy, roll back (exit code 3)")
 	f.BoolVar(&detach, "detach", false, "start the deploy and return at once, printing the operation id")
 	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then (bounded by --timeout)")

@@ -21,7 +21,10 @@ func (s *service) beginDeploy(ctx context.Context, op *opRun, req DeployRequest,
 		op.info("standby", "ending the standby of %s: a new deploy replaces it", st.Standby.Version)
 		s.retireStandby(ctx, op, "replaced by a new deploy")
 	}
-	return s.runHook(ctx, op, "pre_start", s.config().Hooks.PreStart, hookEnv{version: req.Version, previous: op.from})
+	if err := s.runHook(ctx, op, "pre_start", s.config().Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
+		return err
+	}
+	return s.runMigrations(ctx, op, req)
 }
 
 // displaced is a standby stopped to free the ports a deploy needs, to be
@@ -128,6 +131,9 @@ func (s *service) prepare(ctx context.Context, op *opRun, req DeployRequest, rol
 	}
 	moved = s.makeRoom(ctx, op, replicas(sc))
 	if err := s.runHook(ctx, op, "pre_start", sc.Hooks.PreStart, hookEnv{version: req.Version, previous: op.from}); err != nil {
+		return fail(err)
+	}
+	if err := s.runMigrations(ctx, op, req); err != nil {
 		return fail(err)
 	}
 	what := "instance(s)"

@@ -46,6 +46,9 @@ type DeployRequest struct {
 	// Batch is how many hosts of a fleet a rolling deploy takes at a time
 	// (default 1).
 	Batch int `json:"batch,omitempty"`
+	// Allow lists migration lint rules the preflight lets through, each
+	// "RULE" or "RULE=REASON" (see runMigrations).
+	Allow []string `json:"allow,omitempty"`
 }
 
 // RollbackRequest asks a service to go back to its standby or to a version.

@@ -1,0 +1,133 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cutover-dev/cutover/internal/dbtest"
+	"github.com/cutover-dev/cutover/internal/store"
+)
+
+// migrationsController returns a started controller of shop whose
+// migrations (tool plain) are in the returned directory, on a fresh
+// PostgreSQL database with a users table; the agent sees the columns of
+// users when each version starts.
+func migrationsController(t *testing.T) (*Controller, *fakeAgent, *dbtest.DB, string, func(string) []string) {
+	t.Helper()
+	db := dbtest.Postgres(t)
+	db.Exec(t, "CREATE TABLE users (id int PRIMARY KEY, avatar text)")
+	dir := t.TempDir()
+	t.Setenv("SHOP_DATABASE_URL", db.DSN)
+	extra := fmt.Sprintf("    migrations:\n      tool: plain\n      dir: %s\n      database: postgres\n      dsn_env: SHOP_DATABASE_URL\n", dir)
+	cfg := switchConfig(t, testPorts(t, 3), extra)
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	agent.startErr = func(v string) error {
+		cols := columns(t, db)
+		mu.Lock()
+		seen[v] = cols
+		mu.Unlock()
+		return nil
+	}
+	c := newController(t, cfg, openStore(t, t.TempDir()), agent)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, agent, db, dir, func(v string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[v]
+	}
+}
+
+func columns(t *testing.T, db *dbtest.DB) []string {
+	rows, err := db.SQL.Query("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY ordinal_position")
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		rows.Scan(&c)
+		out = append(out, c)
+	}
+	return out
+}
+
+func addMigration(t *testing.T, dir, name, src string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The expand migration runs before the new version's first instance
+// starts; the contract migration waits.
+func TestDeployRunsExpandBeforeStart(t *testing.T) {
+	c, _, db, dir, seen := migrationsController(t)
+	mustDeploy(t, c, "v1")
+	addMigration(t, dir, "001_nick.sql", "ALTER TABLE users ADD COLUMN nick text;\n")
+	addMigration(t, dir, "contract/002_drop_avatar.sql", "ALTER TABLE users DROP COLUMN avatar;\n")
+	mustDeploy(t, c, "v2")
+	if got := strings.Join(seen("v2"), ","); got != "id,avatar,nick" {
+		t.Fatalf("columns when v2 started: %s (want the expand column, and avatar kept)", got)
+	}
+	if got := strings.Join(columns(t, db), ","); got != "id,avatar,nick" {
+		t.Fatalf("columns after the deploy: %s (the contract migration must wait)", got)
+	}
+}
+
+// A column drop in the expand set refuses the deploy with the rule and
+// file:line before anything starts; with --allow it proceeds.
+func TestDeployRefusedByMigrationLint(t *testing.T) {
+	c, agent, db, dir, _ := migrationsController(t)
+	mustDeploy(t, c, "v1")
+	addMigration(t, dir, "001_drop_avatar.sql", "-- v1 reads avatar\nALTER TABLE users DROP COLUMN avatar;\n")
+	ev := deployAndWait(t, c, "v2")
+	if ev.Outcome != store.OutcomeFailed || !strings.Contains(ev.Error, "001_drop_avatar.sql:2: error[drop-column]") ||
+		!strings.Contains(ev.Error, "nothing was started or migrated") {
+		t.Fatalf("deploy v2: %s: %s", ev.Outcome, ev.Error)
+	}
+	agent.mu.Lock()
+	started := agent.started["v2"]
+	agent.mu.Unlock()
+	if started != 0 || strings.Join(columns(t, db), ",") != "id,avatar" {
+		t.Fatalf("refused deploy changed something: %d started, columns %v", started, columns(t, db))
+	}
+	id, err := c.Deploy(context.Background(), DeployRequest{Service: "shop", Version: "v2", Allow: []string{"drop-column=v2 no longer reads avatar"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, cancel, err := c.Subscribe("shop", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	allowed := false
+	for ev := range ch {
+		if strings.Contains(ev.Message, "drop-column allowed (v2 no longer reads avatar)") {
+			allowed = true
+		}
+		if ev.Type == EventDone {
+			if ev.Outcome != store.OutcomeDeployed {
+				t.Fatalf("deploy with --allow: %s: %s", ev.Outcome, ev.Error)
+			}
+			break
+		}
+	}
+	if !allowed || strings.Join(columns(t, db), ",") != "id" {
+		t.Fatalf("override event %v, columns %v", allowed, columns(t, db))
+	}
+}
