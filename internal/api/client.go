@@ -140,7 +140,7 @@ func (c *Client) Health(ctx context.Context) error {
 func (c *Client) Deploy(ctx context.Context, req deploy.DeployRequest) (string, error) {
 	var out opResponse
 	body := deployBody{Version: req.Version, Strategy: req.Strategy, Targets: req.Targets, Force: req.Force,
-		Watch: req.Watch, AllowLost: req.AllowLost, Batch: req.Batch}
+		Watch: req.Watch, AllowLost: req.AllowLost, Batch: req.Batch, Allow: req.Allow}
 	err := c.do(ctx, http.MethodPost, servicePath(req.Service, "deploy"), body, &out)
 	return out.OpID, err
 }

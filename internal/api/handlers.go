@@ -38,6 +38,8 @@ type (
 		AllowLost int `json:"allow_lost"`
 		// Batch is how many hosts a rolling fleet deploy takes at a time.
 		Batch int `json:"batch"`
+		// Allow lists migration lint rules the preflight lets through.
+		Allow []string `json:"allow,omitempty"`
 	}
 	rollbackBody struct {
 		To string `json:"to"`
@@ -122,7 +124,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := s.opts.Backend.Deploy(r.Context(), deploy.DeployRequest{
 		Service: r.PathValue("name"), Version: b.Version, Strategy: b.Strategy, Targets: b.Targets, Force: b.Force,
-		Watch: b.Watch, AllowLost: b.AllowLost, Batch: b.Batch,
+		Watch: b.Watch, AllowLost: b.AllowLost, Batch: b.Batch, Allow: b.Allow,
 	})
 	if err != nil {
 		return err

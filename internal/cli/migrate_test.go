@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cutover-dev/cutover/internal/api/apitest"
 	"github.com/cutover-dev/cutover/internal/dbtest"
 	"github.com/cutover-dev/cutover/internal/deploy"
+	"github.com/cutover-dev/cutover/internal/store"
 )
 
 // migrateSetup writes a config whose service web keeps its migrations in
@@ -140,5 +143,19 @@ func TestMigrateContractRuns(t *testing.T) {
 	r = h.run(t, "migrate", "status", "web", "-c", cfg)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "no pending migrations") {
 		t.Fatalf("status after contract: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// deploy --allow reaches the server's deploy request, through the API.
+func TestDeployAllowReachesServer(t *testing.T) {
+	h := newHarness(t, fixtureServices()...)
+	h.fake.Script("deploy", outcomeScript(store.OutcomeDeployed))
+	r := h.run(t, "deploy", "api", "v8", "--allow", "drop-column=v8 no longer reads it", "--allow", "add-unique")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := deploy.DeployRequest{Service: "api", Version: "v8", Allow: []string{"drop-column=v8 no longer reads it", "add-unique"}}
+	if got := h.fake.Calls()[0]; !reflect.DeepEqual(got, apitest.Call{Method: "Deploy", Service: "api", Arg: want}) {
+		t.Errorf("call %+v", got)
 	}
 }
