@@ -75,6 +75,7 @@ func (s *service) runMigrations(ctx context.Context, op *opRun, req DeployReques
 			refuse = append(refuse, fmt.Sprintf("%s:%d: %s[%s] %s; fix: %s", f.File, f.Line, f.Severity, f.Rule, f.Message, f.Recipe))
 		case f.Allowed != nil:
 			op.warn("migrate", "%s:%d: %s allowed (%s): %s", f.File, f.Line, f.Rule, f.Allowed.Reason, f.Message)
+			op.notes = append(op.notes, fmt.Sprintf("migrate: %s allowed at %s:%d (%s override: %s)", f.Rule, f.File, f.Line, f.Allowed.Source, f.Allowed.Reason))
 		case f.Severity == lint.SeverityWarning:
 			op.warn("migrate", "%s:%d: warning[%s] %s", f.File, f.Line, f.Rule, f.Message)
 		}
@@ -107,6 +108,7 @@ func (s *service) runMigrations(ctx context.Context, op *opRun, req DeployReques
 		return fmt.Errorf("expand migrations: %w (the schema keeps what was applied; down migrations never run)", err)
 	}
 	op.info("migrate", "applied %s in %s (%d lock timeout(s) retried)", strings.Join(r.Migrations, ", "), r.Duration.Round(time.Millisecond), r.LockTimeouts)
+	op.notes = append(op.notes, "migrate: expand applied "+strings.Join(r.Migrations, ", "))
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 // migrations (tool plain) are in the returned directory, on a fresh
 // PostgreSQL database with a users table; the agent sees the columns of
 // users when each version starts.
-func migrationsController(t *testing.T) (*Controller, *fakeAgent, *dbtest.DB, string, func(string) []string) {
+func migrationsController(t *testing.T) (*Controller, *fakeAgent, *dbtest.DB, string, func(string) []string, store.Store) {
 	t.Helper()
 	db := dbtest.Postgres(t)
 	db.Exec(t, "CREATE TABLE users (id int PRIMARY KEY, avatar text)")
@@ -35,7 +35,8 @@ func migrationsController(t *testing.T) (*Controller, *fakeAgent, *dbtest.DB, st
 		mu.Unlock()
 		return nil
 	}
-	c := newController(t, cfg, openStore(t, t.TempDir()), agent)
+	st := openStore(t, t.TempDir())
+	c := newController(t, cfg, st, agent)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func migrationsController(t *testing.T) (*Controller, *fakeAgent, *dbtest.DB, st
 		mu.Lock()
 		defer mu.Unlock()
 		return seen[v]
-	}
+	}, st
 }
 
 func columns(t *testing.T, db *dbtest.DB) []string {
@@ -76,7 +77,7 @@ func addMigration(t *testing.T, dir, name, src string) {
 // The expand migration runs before the new version's first instance
 // starts; the contract migration waits.
 func TestDeployRunsExpandBeforeStart(t *testing.T) {
-	c, _, db, dir, seen := migrationsController(t)
+	c, _, db, dir, seen, _ := migrationsController(t)
 	mustDeploy(t, c, "v1")
 	addMigration(t, dir, "001_nick.sql", "ALTER TABLE users ADD COLUMN nick text;\n")
 	addMigration(t, dir, "contract/002_drop_avatar.sql", "ALTER TABLE users DROP COLUMN avatar;\n")
@@ -92,7 +93,7 @@ func TestDeployRunsExpandBeforeStart(t *testing.T) {
 // A column drop in the expand set refuses the deploy with the rule and
 // file:line before anything starts; with --allow it proceeds.
 func TestDeployRefusedByMigrationLint(t *testing.T) {
-	c, agent, db, dir, _ := migrationsController(t)
+	c, agent, db, dir, _, st := migrationsController(t)
 	mustDeploy(t, c, "v1")
 	addMigration(t, dir, "001_drop_avatar.sql", "-- v1 reads avatar\nALTER TABLE users DROP COLUMN avatar;\n")
 	ev := deployAndWait(t, c, "v2")
@@ -129,5 +130,14 @@ func TestDeployRefusedByMigrationLint(t *testing.T) {
 	}
 	if !allowed || strings.Join(columns(t, db), ",") != "id" {
 		t.Fatalf("override event %v, columns %v", allowed, columns(t, db))
+	}
+	hist, err := st.History(context.Background(), "shop", 1)
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("history %v %v", hist, err)
+	}
+	notes := strings.Join(hist[0].Notes, "\n")
+	if !strings.Contains(notes, "drop-column allowed at "+filepath.Join(dir, "001_drop_avatar.sql")+":2 (option override: v2 no longer reads avatar)") ||
+		!strings.Contains(notes, "expand applied 001") {
+		t.Fatalf("history notes:\n%s", notes)
 	}
 }

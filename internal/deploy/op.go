@@ -38,6 +38,8 @@ type opRun struct {
 	cancel  context.CancelCauseFunc
 	ctrl    chan ctrlMsg
 	steps   map[string]time.Duration
+	// notes go into the history record (written by the op's goroutine).
+	notes []string
 	// acceptsPromote and acceptsCanary tell which control messages the op
 	// handles now. The op's goroutine sets them; control, promote and
 	// health callbacks read them from other goroutines.
@@ -205,6 +207,7 @@ func (s *service) finish(op *opRun, strategy string, res result) {
 		rec := store.HistoryRecord{
 			ID: op.id, Service: s.name, Kind: op.kind, Version: op.version, From: op.from, Strategy: strategy,
 			Start: op.start, End: time.Now(), Outcome: res.outcome, Reason: res.reason, Steps: op.steps,
+			Notes: op.notes,
 		}
 		if err := s.c.opts.Store.AppendHistory(ctx, rec); err != nil {
 			s.c.log.Error("append history", "service", s.name, "err", err)

@@ -179,6 +179,10 @@ type HistoryRecord struct {
 	Hosts       []string `json:"hosts,omitempty"`
 	Lost        []string `json:"lost,omitempty"`
 	Coordinator string   `json:"coordinator,omitempty"`
+	// Notes are facts the operation recorded for later: the migrations it
+	// ran, and each migration lint finding an override let through, with
+	// the override's reason.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Store persists service state and history. Implementations are safe for concurrent use.
