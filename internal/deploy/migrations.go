@@ -109,7 +109,46 @@ func (s *service) runMigrations(ctx context.Context, op *opRun, req DeployReques
 	}
 	op.info("migrate", "applied %s in %s (%d lock timeout(s) retried)", strings.Join(r.Migrations, ", "), r.Duration.Round(time.Millisecond), r.LockTimeouts)
 	op.notes = append(op.notes, "migrate: expand applied "+strings.Join(r.Migrations, ", "))
-	return nil
+	return s.soak(ctx, op, m.Soak.D())
+}
+
+// soak keeps the old version serving alone on the migrated schema for d,
+// checking its instances' health at the health interval, and fails when
+// one turns unhealthy. The schema keeps the expand migrations: they were
+// made to be safe for the old version, and down migrations never run.
+func (s *service) soak(ctx context.Context, op *opRun, d time.Duration) error {
+	st := s.state()
+	if d <= 0 || st.Active == nil || len(st.Active.Instances) == 0 {
+		return nil
+	}
+	old := st.Active
+	op.emit(EventStep, "soak", fmt.Sprintf("soaking: %s serves on the migrated schema for %s, watched", old.Version, d), nil)
+	begin := time.Now()
+	defer op.timed("migrate_soak", begin)
+	every := s.config().Health.Interval.D()
+	if every <= 0 || every > d {
+		every = d
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	end := time.NewTimer(d)
+	defer end.Stop()
+	for {
+		for _, in := range old.Instances {
+			if !s.c.opts.Agent.Healthy(in.ID) {
+				return fmt.Errorf("soak: %s of the old version %s turned unhealthy %s after the expand migrations; the deploy stops here and the schema keeps them (down migrations never run)",
+					in.ID, old.Version, time.Since(begin).Round(time.Millisecond))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-end.C:
+			op.info("soak", "%s stayed healthy on the migrated schema for %s", old.Version, d)
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // parseAllow reads a deploy's --allow RULE[=REASON] list.

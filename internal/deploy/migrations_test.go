@@ -141,3 +141,50 @@ func TestDeployRefusedByMigrationLint(t *testing.T) {
 		t.Fatalf("history notes:\n%s", notes)
 	}
 }
+
+// With soak set, the old version serves alone on the migrated schema and a
+// health failure meanwhile stops the deploy before the new version starts.
+func TestDeploySoakStopsOnUnhealthyOldVersion(t *testing.T) {
+	db := dbtest.Postgres(t)
+	db.Exec(t, "CREATE TABLE users (id int PRIMARY KEY)")
+	dir := t.TempDir()
+	t.Setenv("SHOP_DATABASE_URL", db.DSN)
+	extra := fmt.Sprintf("    health:\n      interval: 20ms\n    migrations:\n      tool: plain\n      dir: %s\n      database: postgres\n      dsn_env: SHOP_DATABASE_URL\n      soak: 1m\n", dir)
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	c := newController(t, switchConfig(t, testPorts(t, 3), extra), openStore(t, t.TempDir()), agent)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustDeploy(t, c, "v1")
+	addMigration(t, dir, "001_nick.sql", "ALTER TABLE users ADD COLUMN nick text;\n")
+	id, err := c.Deploy(context.Background(), DeployRequest{Service: "shop", Version: "v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, cancel, err := c.Subscribe("shop", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	for ev := range ch {
+		if ev.Step == "soak" && strings.HasPrefix(ev.Message, "soaking") {
+			agent.mu.Lock()
+			for id := range agent.watched {
+				agent.watched[id] = false // v1 fails its health check now
+			}
+			agent.mu.Unlock()
+		}
+		if ev.Type == EventDone {
+			if ev.Outcome != store.OutcomeFailed || !strings.Contains(ev.Error, "of the old version v1 turned unhealthy") ||
+				!strings.Contains(ev.Error, "the schema keeps them") {
+				t.Fatalf("deploy: %s: %s", ev.Outcome, ev.Error)
+			}
+			break
+		}
+	}
+	agent.mu.Lock()
+	defer agent.mu.Unlock()
+	if agent.started["v2"] != 0 {
+		t.Fatalf("v2 started %d instances after a failed soak", agent.started["v2"])
+	}
+}
