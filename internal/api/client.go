@@ -148,7 +148,7 @@ func (c *Client) Deploy(ctx context.Context, req deploy.DeployRequest) (string, 
 // Rollback starts a rollback and returns its operation id.
 func (c *Client) Rollback(ctx context.Context, req deploy.RollbackRequest) (string, error) {
 	var out opResponse
-	err := c.do(ctx, http.MethodPost, servicePath(req.Service, "rollback"), rollbackBody{To: req.To}, &out)
+	err := c.do(ctx, http.MethodPost, servicePath(req.Service, "rollback"), rollbackBody{To: req.To, Force: req.Force}, &out)
 	return out.OpID, err
 }
 

@@ -43,6 +43,8 @@ type (
 	}
 	rollbackBody struct {
 		To string `json:"to"`
+		// Force goes below the rollback floor that contract migrations set.
+		Force bool `json:"force,omitempty"`
 	}
 	weightBody struct {
 		Percent *float64 `json:"percent"`
@@ -138,7 +140,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &b, true); err != nil {
 		return err
 	}
-	id, err := s.opts.Backend.Rollback(r.Context(), deploy.RollbackRequest{Service: r.PathValue("name"), To: b.To})
+	id, err := s.opts.Backend.Rollback(r.Context(), deploy.RollbackRequest{Service: r.PathValue("name"), To: b.To, Force: b.Force})
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ Exit codes are those of deploy; 5 means there is nothing to roll back to.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.To, "to", "", "version to go back to (default: the standby, else the previous version)")
+	f.BoolVar(&req.Force, "force", false, "go below the rollback floor that contract migrations set (the old version must work with the schema)")
 	f.BoolVar(&detach, "detach", false, "start the rollback and return at once, printing the operation id")
 	f.BoolVar(&wait, "wait", false, "when another operation holds the service, wait for it to end and start then")
 	f.DurationVar(&timeout, "timeout", 0, "stop waiting after this long (the rollback goes on; exit code 7)")

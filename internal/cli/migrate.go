@@ -11,6 +11,7 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/api"
 	"github.com/cutover-dev/cutover/internal/config"
+	"github.com/cutover-dev/cutover/internal/deploy"
 	"github.com/cutover-dev/cutover/internal/migrate"
 	"github.com/cutover-dev/cutover/internal/migrate/lint"
 )
@@ -217,8 +218,9 @@ func (a *app) migrateContract(ctx context.Context, service string, fl migrateCon
 	if err != nil {
 		return err
 	}
+	active := ""
 	if !fl.noServer {
-		if err := a.oldVersionGone(ctx, service); err != nil {
+		if active, err = a.oldVersionGone(ctx, service); err != nil {
 			return err
 		}
 	}
@@ -255,11 +257,38 @@ func (a *app) migrateContract(ctx context.Context, service string, fl migrateCon
 	if err != nil {
 		return migrateError(err)
 	}
+	if err := a.recordFloor(src, active, st.Contract); err != nil {
+		return err
+	}
 	if a.output == outputJSON {
 		return printJSON(a.stdout, r)
 	}
 	_, err = fmt.Fprintf(a.stdout, "contract: applied %s in %s\n", strings.Join(r.Migrations, ", "), r.Duration.Round(1e6))
 	return err
+}
+
+// recordFloor records the rollback floor after contract migrations: the
+// active version, below which a rollback is refused (unless --force).
+func (a *app) recordFloor(src migrate.Source, active string, contract []migrate.Migration) error {
+	if active == "" {
+		fmt.Fprintf(a.stderr, "warning: no active version known (--no-server): no rollback floor recorded; a rollback to an older version is not refused\n")
+		return nil
+	}
+	var versions []string
+	for _, m := range contract {
+		if m.Phase == lint.PhaseContract {
+			versions = append(versions, m.Version)
+		}
+	}
+	f := deploy.Floor{Version: active, Since: a.now(), Migrations: versions}
+	if err := deploy.WriteFloor(src.StateDir, src.Service, f); err != nil {
+		return &exitError{code: ExitFailed, err: fmt.Errorf("the contract migrations ran, but the rollback floor could not be recorded: %w; "+
+			"do not roll %s back below %s", err, src.Service, active)}
+	}
+	if a.output != outputJSON {
+		fmt.Fprintf(a.stdout, "rollback floor: %s (a rollback below it is refused unless --force)\n", active)
+	}
+	return nil
 }
 
 // printContractPlan lists what contract would run.
@@ -283,19 +312,19 @@ func (a *app) printContractPlan(files []migrate.Migration, dry bool) error {
 }
 
 // oldVersionGone asks the server whether an old version of the service may
-// still run, and refuses when it may.
-func (a *app) oldVersionGone(ctx context.Context, service string) error {
+// still run, refuses when it may, and returns the active version.
+func (a *app) oldVersionGone(ctx context.Context, service string) (string, error) {
 	c, err := a.client()
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	st, err := c.Status(ctx, service)
 	if err != nil {
 		if errors.Is(err, api.ErrUnreachable) {
-			return &exitError{code: ExitUnreachable, err: fmt.Errorf("%w; contract migrations need to know that no old version runs: start the server, or pass --no-server", err)}
+			return "", &exitError{code: ExitUnreachable, err: fmt.Errorf("%w; contract migrations need to know that no old version runs: start the server, or pass --no-server", err)}
 		}
-		return err
+		return "", err
 	}
 	var why string
 	switch {
@@ -309,9 +338,12 @@ func (a *app) oldVersionGone(ctx context.Context, service string) error {
 		why = "an old release is still being drained"
 	}
 	if why != "" {
-		return &exitError{code: ExitRefused, err: fmt.Errorf("refusing the contract migrations of %s: %s; run it again once no old version is left", service, why)}
+		return "", &exitError{code: ExitRefused, err: fmt.Errorf("refusing the contract migrations of %s: %s; run it again once no old version is left", service, why)}
 	}
-	return nil
+	if st.Active == nil {
+		return "", nil
+	}
+	return st.Active.Version, nil
 }
 
 // migrationSource reads the service's migrations block and DSN.
@@ -335,7 +367,7 @@ func (a *app) migrationSource(service string) (migrate.Source, error) {
 	if err != nil {
 		return migrate.Source{}, &usageError{err: fmt.Errorf("services.%s.%w", service, err)}
 	}
-	return migrate.Source{Service: service, Config: s.Migrations, DSN: dsn, WorkDir: filepath.Dir(path)}, nil
+	return migrate.Source{Service: service, Config: s.Migrations, DSN: dsn, WorkDir: filepath.Dir(path), StateDir: c.StateDir}, nil
 }
 
 // migrateError gives database errors their exit code: 1, with the DSN

@@ -32,7 +32,8 @@ func migrateSetup(t *testing.T, files map[string]string) (cfg string, db *dbtest
 		}
 	}
 	cfg = filepath.Join(dir, "cutover.yaml")
-	yaml := `services:
+	yaml := "state_dir: " + filepath.Join(dir, "state") + `
+services:
   web:
     process:
       command: /bin/true
@@ -133,8 +134,12 @@ func TestMigrateContractRuns(t *testing.T) {
 	h := newHarness(t, deploy.ServiceStatus{Name: "web", Active: &deploy.ReleaseStatus{Version: "v2"}})
 	h.env["APP_DATABASE_URL"] = db.DSN
 	r := h.run(t, "migrate", "contract", "web", "-c", cfg)
-	if r.code != ExitOK || !strings.Contains(r.stdout, "contract: applied 001, 002") {
+	if r.code != ExitOK || !strings.Contains(r.stdout, "contract: applied 001, 002") || !strings.Contains(r.stdout, "rollback floor: v2") {
 		t.Fatalf("contract: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	floor, err := deploy.ReadFloor(filepath.Join(filepath.Dir(cfg), "state"), "web")
+	if err != nil || floor == nil || floor.Version != "v2" || len(floor.Migrations) != 1 || floor.Migrations[0] != "002" {
+		t.Fatalf("floor %+v %v", floor, err)
 	}
 	var n int
 	if err := db.SQL.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'avatar'").Scan(&n); err != nil || n != 0 {

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,5 +187,36 @@ func TestDeploySoakStopsOnUnhealthyOldVersion(t *testing.T) {
 	defer agent.mu.Unlock()
 	if agent.started["v2"] != 0 {
 		t.Fatalf("v2 started %d instances after a failed soak", agent.started["v2"])
+	}
+}
+
+// After contract migrations recorded a floor at v2, a rollback to v1 is
+// refused with the reason, one to v2 is not, and --force goes below.
+func TestRollbackFloor(t *testing.T) {
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	cfg := switchConfig(t, testPorts(t, 3), "")
+	c := newController(t, cfg, openStore(t, t.TempDir()), agent)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2", "v3"} {
+		mustDeploy(t, c, v)
+	}
+	if err := WriteFloor(cfg.StateDir, "shop", Floor{Version: "v2", Migrations: []string{"007"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Rollback(context.Background(), RollbackRequest{Service: "shop", To: "v1"})
+	if !errors.Is(err, ErrNothingToRollBack) || !strings.Contains(err.Error(), "v1 is below the rollback floor of shop") {
+		t.Fatalf("rollback to v1: %v", err)
+	}
+	if ev := rollbackAndWait(t, c); ev.Outcome != store.OutcomeDeployed {
+		t.Fatalf("rollback to the standby v2: %s %s", ev.Outcome, ev.Error)
+	}
+	id, err := c.Rollback(context.Background(), RollbackRequest{Service: "shop", To: "v1", Force: true})
+	if err != nil {
+		t.Fatalf("rollback --force to v1: %v", err)
+	}
+	if ev := waitDone(t, c, id); ev.Outcome != store.OutcomeDeployed {
+		t.Fatalf("rollback --force to v1: %s %s", ev.Outcome, ev.Error)
 	}
 }

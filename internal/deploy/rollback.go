@@ -20,6 +20,9 @@ func (s *service) startRollback(req RollbackRequest, why string) (string, error)
 	if target == "" {
 		return "", fmt.Errorf("%w: service %s has no standby and no previous version; name one with --to VERSION", ErrNothingToRollBack, s.name)
 	}
+	if err := s.checkFloor(st, target, req.Force); err != nil {
+		return "", err
+	}
 	op, ctx, err := s.begin(store.OpRollback, target)
 	if err != nil {
 		return "", err

@@ -56,6 +56,8 @@ type RollbackRequest struct {
 	Service string `json:"service"`
 	// To is the version to go back to ("" = standby or previous version).
 	To string `json:"to,omitempty"`
+	// Force goes below the rollback floor (see Floor).
+	Force bool `json:"force,omitempty"`
 }
 
 // EventType classifies an Event.

@@ -38,6 +38,8 @@ type Source struct {
 	// WorkDir is where the command runs (the config file's directory; ""
 	// for the current one).
 	WorkDir string
+	// StateDir is cutover's state directory (the rollback floor's home).
+	StateDir string
 }
 
 // Dialect returns the dialect of the source's database.
