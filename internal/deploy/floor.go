@@ -63,6 +63,22 @@ func ReadFloor(stateDir, service string) (*Floor, error) {
 	return &f, nil
 }
 
+// CheckRollbackFloor refuses a rollback below the service's rollback floor
+// unless req.Force, as a rollback by this controller does; a fleet's
+// rollback checks it before it plans.
+func (c *Controller) CheckRollbackFloor(req RollbackRequest) error {
+	s, err := c.service(req.Service)
+	if err != nil {
+		return err
+	}
+	st := s.state()
+	target, _ := rollbackTarget(st, req.To)
+	if target == "" {
+		return nil
+	}
+	return s.checkFloor(st, target, req.Force)
+}
+
 // checkFloor refuses a rollback to a version below the service's floor:
 // one the service ran only before the floor's version (Versions lists the
 // previous versions newest first), or one it does not know. force lets it

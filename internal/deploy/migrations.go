@@ -39,7 +39,7 @@ func (s *service) runMigrations(ctx context.Context, op *opRun, req DeployReques
 	if m == nil {
 		return nil
 	}
-	if op.fleet {
+	if op.fleet && !req.Migrate {
 		op.warn("migrate", "migrations are not run by a fleet deploy yet: run them once before it (cutover migrate status %s shows what is pending)", s.name)
 		return nil
 	}

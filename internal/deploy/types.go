@@ -49,6 +49,9 @@ type DeployRequest struct {
 	// Allow lists migration lint rules the preflight lets through, each
 	// "RULE" or "RULE=REASON" (see runMigrations).
 	Allow []string `json:"allow,omitempty"`
+	// Migrate has a fleet prepare run the migrations (set by the fleet for
+	// a fleet of one; never from the API).
+	Migrate bool `json:"-"`
 }
 
 // RollbackRequest asks a service to go back to its standby or to a version.

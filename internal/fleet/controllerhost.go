@@ -36,6 +36,7 @@ func (h ControllerHost) Prepare(ctx context.Context, p Plan) error {
 		Rollback: p.Kind == KindRollback, Automatic: p.Automatic, Reason: p.Reason,
 		DeployRequest: deploy.DeployRequest{
 			Service: p.Service, Version: p.Version, Strategy: p.Strategy, Force: p.Force, Targets: p.Targets,
+			Allow: p.Allow, Migrate: p.Migrate,
 		},
 		Canary: p.Strategy == config.StrategyCanary,
 	})

@@ -44,6 +44,8 @@ type DeployRequest struct {
 	Automatic bool
 	// Batch is how many hosts a rolling deploy takes at a time (default 1).
 	Batch int
+	// Allow lists migration lint rules the preflight lets through.
+	Allow []string
 }
 
 // coordRun is a fleet operation this host coordinates.
@@ -174,7 +176,11 @@ func (a *Agent) makePlan(id string, req DeployRequest, fs *fleetState) (Plan, er
 		ID: id, Kind: req.Kind, Service: req.Service, Version: req.Version, Strategy: req.Strategy,
 		Hosts: fs.hostNames(), AllowLost: req.AllowLost, Coordinator: a.opts.Name, Created: time.Now(),
 		Force: req.Force, Targets: req.Targets, Watch: req.Watch, Reason: req.Reason, Automatic: req.Automatic,
+		Allow: req.Allow,
 	}
+	// A fleet of one runs the service's migrations in its prepare; larger
+	// fleets do not run them yet (they must run once, before any host starts).
+	p.Migrate = len(p.Hosts) == 1
 	if p.Strategy == "" {
 		p.Strategy = config.StrategySwitch
 	}

@@ -188,6 +188,11 @@ type Plan struct {
 	Batch int `json:"batch,omitempty"`
 	// PrepareTimeout bounds each batch's prepare (strategy rolling).
 	PrepareTimeout time.Duration `json:"prepare_timeout,omitempty"`
+	// Allow lists migration lint rules the preflight lets through.
+	Allow []string `json:"allow,omitempty"`
+	// Migrate has the host's prepare run the service's migrations (a
+	// fleet of one).
+	Migrate bool `json:"migrate,omitempty"`
 }
 
 // batches splits the plan's hosts into its rolling batches.

@@ -2,6 +2,7 @@ package sampleapp
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ type app struct {
 	streams context.Context
 	// requests counts requests to the catch-all endpoint, for --error-rate.
 	requests atomic.Uint64
+	// db is the database of --db-query (nil without it).
+	db *sql.DB
 }
 
 // reply is the JSON body of the catch-all and /slow endpoints.
@@ -82,6 +85,13 @@ func (a *app) root(w http.ResponseWriter, r *http.Request) {
 		rep.Error = "injected error (--error-rate)"
 		writeJSON(w, http.StatusInternalServerError, rep)
 		return
+	}
+	if a.db != nil {
+		if err := a.query(r.Context()); err != nil {
+			rep.Error = "db: " + err.Error()
+			writeJSON(w, http.StatusInternalServerError, rep)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, rep)
 }

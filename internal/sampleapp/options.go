@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 )
@@ -22,6 +23,9 @@ type options struct {
 	crashAfter      time.Duration
 	exitImmediately bool
 	ignoreSIGTERM   bool
+	dbQuery         string
+	dbQueryFile     string
+	dbEnv           string
 }
 
 // parseOptions reads args. --version falls back to $CUTOVER_VERSION then "v1";
@@ -54,8 +58,18 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.crashAfter, "crash-after", 0, "exit with code 1 after serving this long")
 	fs.BoolVar(&o.exitImmediately, "exit-immediately", false, "exit with code 3 at once, like a broken build")
 	fs.BoolVar(&o.ignoreSIGTERM, "ignore-sigterm", false, "ignore SIGTERM, like an app that only a SIGKILL stops")
+	fs.StringVar(&o.dbQuery, "db-query", "", "run this SQL on PostgreSQL for every request of the catch-all endpoint; an error answers 500")
+	fs.StringVar(&o.dbQueryFile, "db-query-file", "", "read --db-query from this file")
+	fs.StringVar(&o.dbEnv, "db-dsn-env", "DATABASE_URL", "environment variable holding the PostgreSQL DSN for --db-query")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
+	}
+	if o.dbQueryFile != "" {
+		b, err := os.ReadFile(o.dbQueryFile)
+		if err != nil {
+			return options{}, fmt.Errorf("--db-query-file: %v", err)
+		}
+		o.dbQuery = string(b)
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))

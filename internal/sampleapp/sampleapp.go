@@ -5,7 +5,9 @@
 // Endpoints: GET /healthz answers 200 "ok" (503 with --unhealthy); /sse
 // streams server-sent events until the client leaves; /slow?ms=1500 sleeps
 // then answers; every other path answers 200 with a JSON body holding
-// version, port, path and host (POST adds the body length as "bytes").
+// version, port, path and host (POST adds the body length as "bytes");
+// with --db-query it first runs that query on PostgreSQL and answers 500
+// when it fails, like an app whose schema changed under it.
 // Every response carries an X-Version header.
 package sampleapp
 
@@ -72,6 +74,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
 	a := &app{opts: opts, port: ln.Addr().(*net.TCPAddr).Port, streams: streams}
+	if opts.dbQuery != "" {
+		if a.db, err = openDB(getenv, opts.dbEnv); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "sample-app: %v\n", err)
+			return 1
+		}
+		defer a.db.Close()
+	}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(endStreams)
 

@@ -105,7 +105,7 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindDeploy, Service: req.Service, Version: req.Version, Strategy: strategy,
 		Force: req.Force, Targets: req.Targets, Watch: min(watch, sc.StandbyDuration()), AllowLost: req.AllowLost,
-		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Batch: req.Batch,
+		PrepareTimeout: sc.DeployTimeout.D() + 5*time.Second, Batch: req.Batch, Allow: req.Allow,
 	})
 }
 
@@ -126,6 +126,9 @@ func (b *fleetBackend) Rollback(ctx context.Context, req deploy.RollbackRequest)
 	}
 	if sc.Strategy == config.StrategyRolling && b.local {
 		return b.localOp(ctx, req.Service, sc.Strategy, func() (string, error) { return b.Controller.Rollback(ctx, req) })
+	}
+	if err := b.Controller.CheckRollbackFloor(req); err != nil {
+		return "", err
 	}
 	return b.agent().Deploy(ctx, fleet.DeployRequest{
 		Kind: fleet.KindRollback, Service: req.Service, Version: req.To, Strategy: config.StrategySwitch,
