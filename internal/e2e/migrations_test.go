@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/dbtest"
 	"github.com/cutover-dev/cutover/internal/loadgen"
@@ -84,6 +85,50 @@ func TestMigrationsUnderLoad(t *testing.T) {
 	h := e.mustCLI("history", "shop", "-o", "json")
 	if !strings.Contains(h.stdout, "migrate: expand applied 001") {
 		t.Errorf("the expand migration is not in the history:\n%s", h.stdout)
+	}
+	e.stop()
+}
+
+// TestContractAfterStandbyAndRollbackFloor: a contract migration is
+// refused while the old version is on standby and runs once the window is
+// closed; the rollback floor it records then refuses a rollback to the old
+// version (exit 5) unless --force.
+func TestContractAfterStandbyAndRollbackFloor(t *testing.T) {
+	db := dbtest.Postgres(t)
+	db.Exec(t, "CREATE TABLE users (id int PRIMARY KEY, avatar text)")
+	mig := filepath.Join(t.TempDir(), "db")
+	if err := os.MkdirAll(filepath.Join(mig, "contract"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, fmt.Sprintf("    migrations:\n      tool: plain\n      dir: %q\n      database: postgres\n      dsn_env: SHOP_DATABASE_URL\n", mig))
+	e.extraEnv = []string{"SHOP_DATABASE_URL=" + db.DSN}
+	e.start()
+	e.mustCLI("deploy", "shop", "v1")
+	e.mustCLI("deploy", "shop", "v2")
+	if err := os.WriteFile(filepath.Join(mig, "contract", "001_drop_avatar.sql"), []byte("ALTER TABLE users DROP COLUMN avatar;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	contract := func() result {
+		return e.runCLI([]string{"CUTOVER_ADMIN=unix://" + e.sock, "SHOP_DATABASE_URL=" + db.DSN}, "migrate", "contract", "shop", "-c", e.cfg)
+	}
+	if r := contract(); r.code != 5 || !strings.Contains(r.stderr, "v1 is on standby") {
+		t.Fatalf("contract during the standby window: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	e.mustCLI("promote", "shop") // ends the standby window now
+	waitFor(t, "the standby to retire", 10*time.Second, func() bool { return e.versionsRunning()["v1"] == 0 })
+	if r := contract(); r.code != 0 || !strings.Contains(r.stdout, "rollback floor: v2") {
+		t.Fatalf("contract after the standby window: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := e.cli("rollback", "shop", "--to", "v1")
+	if r.code != 5 || !strings.Contains(r.stderr, "v1 is below the rollback floor of shop") {
+		t.Fatalf("rollback below the floor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if v := e.version(); v != "v2" {
+		t.Fatalf("serving %s after a refused rollback", v)
+	}
+	e.mustCLI("rollback", "shop", "--to", "v1", "--force")
+	if v := e.version(); v != "v1" {
+		t.Fatalf("serving %s after rollback --force", v)
 	}
 	e.stop()
 }
