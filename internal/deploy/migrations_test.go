@@ -220,3 +220,25 @@ func TestRollbackFloor(t *testing.T) {
 		t.Fatalf("rollback --force to v1: %s %s", ev.Outcome, ev.Error)
 	}
 }
+
+// An unreachable database fails the preflight with a clear reason that
+// never shows the password, before anything starts.
+func TestDeployUnreachableDatabase(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SHOP_DATABASE_URL", "postgres://app:pw-never-shown@127.0.0.1:1/app?connect_timeout=2")
+	extra := fmt.Sprintf("    migrations:\n      tool: plain\n      dir: %s\n      database: postgres\n      dsn_env: SHOP_DATABASE_URL\n", dir)
+	agent := newFakeAgent(1, func(string, int) bool { return true })
+	c := newController(t, switchConfig(t, testPorts(t, 2), extra), openStore(t, t.TempDir()), agent)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ev := deployAndWait(t, c, "v1")
+	if ev.Outcome != store.OutcomeFailed || !strings.Contains(ev.Error, "migrations preflight: database unreachable") || strings.Contains(ev.Error, "pw-never-shown") {
+		t.Fatalf("deploy: %s: %s", ev.Outcome, ev.Error)
+	}
+	agent.mu.Lock()
+	defer agent.mu.Unlock()
+	if agent.started["v1"] != 0 {
+		t.Fatal("an instance started although the preflight failed")
+	}
+}
