@@ -12,6 +12,7 @@ import (
 
 	"github.com/cutover-dev/cutover/internal/migrate"
 	"github.com/cutover-dev/cutover/internal/migrate/lint"
+	"github.com/cutover-dev/cutover/internal/store"
 )
 
 // ErrMigrationsRefused reports a deploy refused by its preflight: a history
@@ -90,9 +91,18 @@ func (s *service) runMigrations(ctx context.Context, op *opRun, req DeployReques
 		return fmt.Errorf("%w: %s%s; nothing was started or migrated (allow a finding with --allow RULE=REASON or an inline cutover:allow comment)",
 			ErrMigrationsRefused, strings.Join(refuse, "; "), more)
 	}
+	if ran, err := s.deferredContract(ctx, op, src, st); err != nil {
+		return err
+	} else if ran {
+		if st, err = migrate.Inspect(ctx, src); err != nil {
+			return fmt.Errorf("migrations after the contract phase: %w", err)
+		}
+	}
 	expand := st.Plan.Expand()
-	if len(st.Contract) > 0 {
-		op.info("migrate", "%d contract migration(s) wait until no old version is left: cutover migrate contract %s", len(st.Contract), s.name)
+	if waiting := contractVersions(st.Contract); len(waiting) > 0 {
+		op.info("migrate", "contract migration(s) %s wait until no old version is left: the next deploy after the standby window, or cutover migrate contract %s",
+			strings.Join(waiting, ", "), s.name)
+		op.notes = append(op.notes, notePending+strings.Join(waiting, ","))
 	}
 	if len(expand) == 0 {
 		op.info("migrate", "no expand migrations pending")
@@ -149,6 +159,94 @@ func (s *service) soak(ctx context.Context, op *opRun, d time.Duration) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// notePending starts the history note of the contract migrations a deploy
+// left pending: the next deploy runs them once no older version is left.
+const notePending = "migrate: contract pending "
+
+// contractVersions returns the versions of the contract files among ms.
+func contractVersions(ms []migrate.Migration) []string {
+	var out []string
+	for _, m := range ms {
+		if m.Phase == lint.PhaseContract {
+			out = append(out, m.Version)
+		}
+	}
+	return out
+}
+
+// deferredContract runs, at the start of a deploy, the contract migrations
+// the deploy of the active version left pending, when no older version is
+// left: no standby (its window closed), no candidate, nothing retiring.
+// It runs the pending files up to the last of them (expand files before
+// them too), records the rollback floor at the active version, and reports
+// whether it ran anything. Contract files the active version's deploy did
+// not leave pending are not run: they may drop what the active version uses.
+func (s *service) deferredContract(ctx context.Context, op *opRun, src migrate.Source, st *migrate.Status) (bool, error) {
+	state := s.state()
+	if len(st.Contract) == 0 || state.Active == nil {
+		return false, nil
+	}
+	hist, err := s.c.opts.Store.History(ctx, s.name, 50)
+	if err != nil {
+		return false, fmt.Errorf("read the history for pending contract migrations: %w", err)
+	}
+	deferred := map[string]bool{}
+	for _, h := range hist {
+		if h.Kind != store.OpDeploy || h.Outcome != store.OutcomeDeployed {
+			continue
+		}
+		if h.Version == state.Active.Version {
+			for _, n := range h.Notes {
+				if list, ok := strings.CutPrefix(n, notePending); ok {
+					for _, v := range strings.Split(list, ",") {
+						deferred[v] = true
+					}
+				}
+			}
+		}
+		break // only the deploy of the active version counts
+	}
+	if len(deferred) == 0 {
+		return false, nil
+	}
+	if state.Standby != nil || state.Candidate != nil || len(state.Retiring) > 0 {
+		op.info("migrate", "the contract migrations left by %s wait: an older version is still on standby or retiring", state.Active.Version)
+		return false, nil
+	}
+	last := -1
+	for i, m := range st.Pending {
+		if m.Phase == lint.PhaseContract && !deferred[m.Version] {
+			break
+		}
+		if deferred[m.Version] {
+			last = i
+		}
+	}
+	if last < 0 {
+		return false, nil
+	}
+	files := st.Pending[:last+1]
+	if len(files) < len(st.Pending) && src.Config.Command != "" && !src.Config.UsesTarget() {
+		op.warn("migrate", "the contract migrations left by %s wait: migrations.command has no {{.Target}} to stop after them; run cutover migrate contract %s", state.Active.Version, s.name)
+		return false, nil
+	}
+	op.emit(EventStep, "migrate", fmt.Sprintf("running the contract migrations %s left pending: no older version is left", state.Active.Version), nil)
+	begin := time.Now()
+	w := &eventLines{op: op}
+	r, err := migrate.Run(ctx, src, &migrate.Plan{Pending: files}, migrate.RunOptions{Phase: lint.PhaseContract, Version: state.Active.Version, Output: w, Logger: s.c.log})
+	w.flush()
+	op.timed("migrate_contract", begin)
+	if err != nil {
+		return false, fmt.Errorf("contract migrations: %w (the schema keeps what was applied; down migrations never run)", err)
+	}
+	if err := WriteFloor(s.c.opts.Config.StateDir, s.name, Floor{Version: state.Active.Version, Since: time.Now(), Migrations: contractVersions(files)}); err != nil {
+		return false, fmt.Errorf("contract migrations ran, but the rollback floor could not be recorded: %w", err)
+	}
+	op.info("migrate", "applied %s; rollback floor: %s", strings.Join(r.Migrations, ", "), state.Active.Version)
+	op.notes = append(op.notes, "migrate: contract applied "+strings.Join(r.Migrations, ", ")+"; rollback floor "+state.Active.Version)
+	return true, nil
 }
 
 // parseAllow reads a deploy's --allow RULE[=REASON] list.

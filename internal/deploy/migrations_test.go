@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cutover-dev/cutover/internal/dbtest"
 	"github.com/cutover-dev/cutover/internal/store"
@@ -240,5 +241,43 @@ func TestDeployUnreachableDatabase(t *testing.T) {
 	defer agent.mu.Unlock()
 	if agent.started["v1"] != 0 {
 		t.Fatal("an instance started although the preflight failed")
+	}
+}
+
+// The contract migration a deploy left pending runs at the next deploy,
+// once the standby window of the older version closed, and records the
+// rollback floor; one that the next deploy brings waits in turn.
+func TestNextDeployRunsLeftContract(t *testing.T) {
+	c, _, _, dir, seen, st := migrationsController(t)
+	mustDeploy(t, c, "v1")
+	addMigration(t, dir, "001_nick.sql", "ALTER TABLE users ADD COLUMN nick text;\n")
+	addMigration(t, dir, "contract/002_drop_avatar.sql", "ALTER TABLE users DROP COLUMN avatar;\n")
+	mustDeploy(t, c, "v2")
+	if got := strings.Join(seen("v2"), ","); got != "id,avatar,nick" {
+		t.Fatalf("columns when v2 started: %s", got)
+	}
+	if err := c.Promote(context.Background(), "shop"); err != nil { // ends the standby window of v1
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s := stored(t, st); s.Standby != nil || len(s.Retiring) > 0; s = stored(t, st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby did not retire: %+v", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	addMigration(t, dir, "contract/003_drop_nick.sql", "ALTER TABLE users DROP COLUMN nick;\n") // v2 still reads nick
+	mustDeploy(t, c, "v3")
+	if got := strings.Join(seen("v3"), ","); got != "id,nick" {
+		t.Fatalf("columns when v3 started: %s (want 002, left by v2's deploy, applied, and 003 waiting)", got)
+	}
+	f, err := ReadFloor(c.opts.Config.StateDir, "shop")
+	if err != nil || f == nil || f.Version != "v2" || strings.Join(f.Migrations, ",") != "002" {
+		t.Fatalf("floor %+v %v", f, err)
+	}
+	hist, err := st.History(context.Background(), "shop", 1)
+	if err != nil || !strings.Contains(strings.Join(hist[0].Notes, "\n"), "contract applied 002; rollback floor v2") ||
+		!strings.Contains(strings.Join(hist[0].Notes, "\n"), "contract pending 003") {
+		t.Fatalf("history %+v %v", hist, err)
 	}
 }
