@@ -209,7 +209,10 @@ func (b *h1Body) readChunked(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		size, ok := parseChunkSize(line)
+		if len(line) == 0 || line[len(line)-1] != '\r' {
+			return 0, errChunkedBody // a bare LF, as net/http refuses
+		}
+		size, ok := parseChunkSize(line[:len(line)-1])
 		if !ok {
 			return 0, errChunkedBody
 		}

@@ -200,7 +200,12 @@ func parseRequestHead(b []byte, h *h1Head) *headError {
 			}
 			return errHeadMalformed
 		}
-		v = trimOWS(v)
+		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+			v = v[1:]
+		}
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+			v = v[:len(v)-1]
+		}
 		for _, c := range v {
 			if !validHeaderValueByte(c) {
 				return errHeadMalformed
@@ -272,19 +277,20 @@ func parseRequestHead(b []byte, h *h1Head) *headError {
 		}
 	}
 	conn := h.hdr["Connection"]
+	h.wantsClose = hasToken(conn, "close")
 	if minor == 0 {
-		h.keepAlive10 = hasToken(conn, "keep-alive")
-		h.wantsClose = !h.keepAlive10
-	} else {
-		h.wantsClose = hasToken(conn, "close")
+		h.wantsClose = h.wantsClose || !hasToken(conn, "keep-alive")
+		h.keepAlive10 = !h.wantsClose
 	}
 	if ex := h.hdr["Expect"]; len(ex) > 0 {
-		if !asciiEqualFoldStr(ex[0], "100-continue") || len(ex) > 1 {
+		// As net/http: the first value decides; 100 Continue is sent only
+		// to HTTP/1.1 and only when the body is read.
+		switch {
+		case hasToken(ex[:1], "100-continue"):
+			h.expectContinue = minor >= 1 && h.contentLength != 0
+		case ex[0] != "":
 			return errHeadExpectation
 		}
-		// net/http answers 100 Continue only to HTTP/1.1 and only when the
-		// body is read.
-		h.expectContinue = minor >= 1 && h.contentLength != 0
 	}
 	return nil
 }
@@ -340,7 +346,7 @@ func plainPath(p string) bool {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		default:
 			switch c {
-			case '/', '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@':
+			case '/', '-', '.', '_', '~', '$', '&', '+', ',', ';', '=', ':', '@':
 			default:
 				return false
 			}
