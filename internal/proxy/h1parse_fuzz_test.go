@@ -240,7 +240,6 @@ func readAllBody(c *upConn, resp *upResponse) ([]byte, error) {
 	return out, nil
 }
 
-
 func allDigits(b []byte) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
