@@ -8,16 +8,16 @@ import (
 
 // speedRun is one measured wrk run against one subject.
 type speedRun struct {
-	Round   int       `json:"round"`
-	Subject string    `json:"subject"`
-	Conns   int       `json:"conns"`
+	Round   int    `json:"round"`
+	Subject string `json:"subject"`
+	Conns   int    `json:"conns"`
 	// Workload is the key of the run's workload ("" in results recorded
 	// before workloads: 100 B responses at Conns).
 	Workload string `json:"workload,omitempty"`
 	// IdleHeld is the number of idle keep-alive connections held open
 	// during the run.
-	IdleHeld int `json:"idle_held,omitempty"`
-	Wrk     wrkResult `json:"wrk"`
+	IdleHeld int       `json:"idle_held,omitempty"`
+	Wrk      wrkResult `json:"wrk"`
 	// RSSKB is the peak summed VmRSS of the subject's processes during the run.
 	RSSKB int64 `json:"rss_kb"`
 	// HWMKB is the summed VmHWM of the subject's processes right after the run.
