@@ -189,33 +189,41 @@ type h1Conn struct {
 	sentContinue bool
 	hijacked     bool
 	lastBody     bool // the previous request had a body
+	// parkFor is set by readHead when the connection has been idle for
+	// idleHot: how much longer it may idle.
+	parkFor time.Duration
 }
 
 // serve runs the connection's request loop.
 func (c *h1Conn) serve() {
 	hs := c.hs
-	defer hs.wg.Done()
-	defer func() {
-		if c.state.Load() != h1Gone {
-			c.tc.Close()
-		}
-		c.releaseBuffers()
-		hs.mu.Lock()
-		delete(hs.conns, c)
-		hs.mu.Unlock()
-		if c.cancel != nil {
-			c.cancel()
-		}
-	}()
 	c.remote = c.raw.RemoteAddr().String()
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(hs.baseCtx, connKey{}, c.tc))
 	c.req = (&http.Request{}).WithContext(c.ctx)
 	c.rd.src = c.raw
 	c.takeBuffers()
 	_ = c.raw.SetReadDeadline(time.Now().Add(hs.s.opts.ReadHeaderTimeout))
-	first := true
+	c.loop(true)
+}
+
+// loop serves requests until the connection ends, or until it has been
+// idle for idleHot: a new goroutine then waits for its next byte (see
+// parked), so that the stack grown while serving is not kept.
+func (c *h1Conn) loop(first bool) {
+	hs := c.hs
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.end()
+		}
+	}()
 	for {
 		if !c.readHead(first) {
+			if d := c.parkFor; d > 0 {
+				c.parkFor = 0
+				handedOff = true
+				go c.parked(d)
+			}
 			return
 		}
 		first = false
@@ -231,6 +239,31 @@ func (c *h1Conn) serve() {
 		}
 		c.hs.tr.ConnState(c.tc, http.StateIdle)
 	}
+}
+
+// parked waits for the next request of an idle connection, then serves on.
+func (c *h1Conn) parked(d time.Duration) {
+	if !c.park(d) {
+		c.end()
+		return
+	}
+	c.loop(false)
+}
+
+// end closes the connection (unless it was handed over) and forgets it.
+func (c *h1Conn) end() {
+	hs := c.hs
+	if c.state.Load() != h1Gone {
+		c.tc.Close()
+	}
+	c.releaseBuffers()
+	hs.mu.Lock()
+	delete(hs.conns, c)
+	hs.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	hs.wg.Done()
 }
 
 func (c *h1Conn) takeBuffers() {
@@ -269,9 +302,8 @@ func (c *h1Conn) readHead(first bool) bool {
 			if first || !isTimeout(err) || idle <= idleHot || c.hs.shutdown.Load() {
 				return false
 			}
-			if !c.park(idle - idleHot) {
-				return false
-			}
+			c.parkFor = idle - idleHot
+			return false
 		}
 	}
 	if !c.state.CompareAndSwap(h1Idle, h1Active) {
@@ -336,6 +368,14 @@ func (c *h1Conn) readHead(first bool) bool {
 // with its read buffer back in the pool.
 func (c *h1Conn) park(d time.Duration) bool {
 	c.releaseBuffers()
+	// What a request needs is made again when the next one comes: an
+	// idle connection holds its goroutine, socket and this struct only.
+	c.h.hdr, c.h.vals, c.head = nil, nil, nil
+	c.w.hdr, c.w.pend = nil, nil
+	if c.watchTimer != nil {
+		c.watchTimer.Stop()
+		c.watchTimer, c.watchDone = nil, nil
+	}
 	_ = c.raw.SetReadDeadline(time.Now().Add(d))
 	n, err := c.raw.Read(c.one[:])
 	if n == 0 {

@@ -132,7 +132,7 @@ func isOWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 // other than chunked; 505 for a version other than 1.x.
 func parseRequestHead(b []byte, h *h1Head) *headError {
 	if h.hdr == nil {
-		h.hdr = make(http.Header, 16)
+		h.hdr = make(http.Header, 8)
 	} else {
 		clear(h.hdr)
 	}

@@ -43,7 +43,7 @@ type h1Writer struct {
 
 func (w *h1Writer) reset(c *h1Conn) {
 	if w.hdr == nil {
-		w.hdr = make(http.Header, 16)
+		w.hdr = make(http.Header, 8)
 	} else {
 		clear(w.hdr)
 	}
