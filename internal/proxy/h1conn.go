@@ -198,8 +198,7 @@ type h1Conn struct {
 func (c *h1Conn) serve() {
 	hs := c.hs
 	c.remote = c.raw.RemoteAddr().String()
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(hs.baseCtx, connKey{}, c.tc))
-	c.req = (&http.Request{}).WithContext(c.ctx)
+	c.newContext()
 	c.rd.src = c.raw
 	c.takeBuffers()
 	_ = c.raw.SetReadDeadline(time.Now().Add(hs.s.opts.ReadHeaderTimeout))
@@ -247,7 +246,16 @@ func (c *h1Conn) parked(d time.Duration) {
 		c.end()
 		return
 	}
+	c.newContext()
 	c.loop(false)
+}
+
+// newContext gives the connection a new context and the request that
+// carries it. The context of a parked connection is dropped, with the
+// hooks requests registered on it.
+func (c *h1Conn) newContext() {
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(c.hs.baseCtx, connKey{}, c.tc))
+	c.req = (&http.Request{}).WithContext(c.ctx)
 }
 
 // end closes the connection (unless it was handed over) and forgets it.
@@ -372,6 +380,8 @@ func (c *h1Conn) park(d time.Duration) bool {
 	// idle connection holds its goroutine, socket and this struct only.
 	c.h.hdr, c.h.vals, c.head = nil, nil, nil
 	c.w.hdr, c.w.pend = nil, nil
+	c.cancel()
+	c.ctx, c.cancel, c.req = nil, nil, nil
 	if c.watchTimer != nil {
 		c.watchTimer.Stop()
 		c.watchTimer, c.watchDone = nil, nil
