@@ -111,6 +111,11 @@ func FuzzRequestHead(f *testing.F) {
 		var body h1Body
 		body.reset(rd, h.contentLength)
 		got, gerr := io.ReadAll(io.LimitReader(&body, 1<<20))
+		if rerr != nil && strings.Contains(rerr.Error(), "EOF reading trailer") {
+			// net/http peeks two bytes after the last chunk: at the end of
+			// the input its verdict depends on bytes that are not there.
+			return
+		}
 		if (gerr == nil) != (rerr == nil) {
 			t.Fatalf("body error %v, net/http %v: %q", gerr, rerr, data)
 		}

@@ -143,6 +143,9 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 		return errMalformedResponse
 	}
 	minor := line[7]
+	if minor < '0' || minor > '9' {
+		return errMalformedResponse
+	}
 	status := 0
 	for _, d := range line[9:12] {
 		if d < '0' || d > '9' {
