@@ -17,7 +17,12 @@
 #   ROUNDS [3]            interleaved rounds of speed runs
 #   DURATION [10s]        one measured wrk run (whole seconds; "10" means 10s)
 #   WARMUP [1s]           unmeasured wrk run before each measured one
-#   CONNS [64,256]        wrk connection counts
+#   WORKLOADS [c1,c64,c256,newconn,16k,1m,post16k,idle10k]  speed runs:
+#                         100 B responses at 1, 64 and 256 connections, a new
+#                         connection per request, 16 KB and 1 MB responses,
+#                         16 KB POST bodies, and 64 connections while 10,000
+#                         idle keep-alive connections are held
+#   CONNS [64,256]        connection counts of the switch runs
 #   SWITCH_DURATION [10s] one run while versions are switched
 #   SWITCH_EVERY [100ms]  switch interval
 #   SUBJECTS [direct,nginx,haproxy,caddy,cutover,library]
@@ -42,6 +47,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=$(secs "${DURATION:-10s}")
 WARMUP=$(secs "${WARMUP:-1s}")
 CONNS=${CONNS:-64,256}
+WORKLOADS=${WORKLOADS:-c1,c64,c256,newconn,16k,1m,post16k,idle10k}
 SWITCH_DURATION=$(secs "${SWITCH_DURATION:-10s}")
 SWITCH_EVERY=${SWITCH_EVERY:-100ms}
 SUBJECTS=${SUBJECTS:-direct,nginx,haproxy,caddy,cutover,library}
@@ -52,7 +58,7 @@ WORK=${WORK:-/tmp/cutover-bench}
 
 # The command line as given, for the report.
 command=""
-for v in ROUNDS DURATION WARMUP CONNS SWITCH_DURATION SWITCH_EVERY SUBJECTS PROXY_CPU LOAD_CPU NICE; do
+for v in ROUNDS DURATION WARMUP CONNS WORKLOADS SWITCH_DURATION SWITCH_EVERY SUBJECTS PROXY_CPU LOAD_CPU NICE; do
 	if printenv "$v" >/dev/null; then command+="$v=$(printenv "$v") "; fi
 done
 command+="bench/run.sh"
@@ -120,7 +126,7 @@ fi
 
 # --- allocations per request -----------------------------------------------------
 echo "running the proxy's Go benchmark (allocations per request)"
-go test -run '^$' -bench BenchmarkProxy -benchmem -benchtime 20000x -count 1 ./internal/proxy/ >"$WORK/gobench.txt" 2>&1 ||
+go test -run '^$' -bench 'BenchmarkProxy|BenchmarkServerLoop|BenchmarkParseRequestHead' -benchmem -benchtime 20000x -count 1 ./internal/proxy/ >"$WORK/gobench.txt" 2>&1 ||
 	echo "note: the proxy's Go benchmark failed (see $WORK/gobench.txt)" >&2
 analysis=()
 if [[ -f $here/PROFILE.md ]]; then analysis=(-analysis "$here/PROFILE.md"); fi
@@ -132,7 +138,7 @@ nice=()
 if [[ -n ${NICE:-} ]]; then nice=(nice -n "$NICE"); fi
 exec "${nice[@]}" taskset -c "$LOAD_CPU" "$bin/harness" \
 	-work "$WORK" -conf "$here" -bin "$bin" -out "$OUT" -raw "$(dirname "$OUT")/results.json" \
-	-rounds "$ROUNDS" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" \
+	-rounds "$ROUNDS" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" -workloads "$WORKLOADS" \
 	-switch-duration "$SWITCH_DURATION" -switch-every "$SWITCH_EVERY" -subjects "$SUBJECTS" \
 	-proxy-cpu "$PROXY_CPU" -load-cpu "$LOAD_CPU" -commit "$commit" -command "$command" \
 	-gobench "$WORK/gobench.txt" "${analysis[@]}"

@@ -1,6 +1,7 @@
 // Command backend is the benchmark's upstream: a minimal net/http server that
 // answers every request with exactly 100 bytes naming the backend, so that a
-// switch between two backends is visible in the responses.
+// switch between two backends is visible in the responses; /size/N answers
+// N bytes instead (the larger-response workloads).
 //
 // It pins itself to one OS thread of Go code (GOMAXPROCS=1) unless the
 // environment sets GOMAXPROCS. Request bodies are read and discarded.
@@ -9,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +22,8 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -64,15 +68,36 @@ func Body(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Handler returns the handler that drains the request body and writes body.
+// maxSize bounds the body size /size/N asks for.
+const maxSize = 8 << 20
+
+// Handler returns the handler that drains the request body and writes body,
+// or, for /size/N, N bytes (at most 8 MiB) that start with body.
 func Handler(body []byte) http.Handler {
 	length := strconv.Itoa(len(body))
+	var sized sync.Map // size -> []byte
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		out, outLen := body, length
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/size/"); ok {
+			n, err := strconv.Atoi(rest)
+			if err != nil || n < 0 || n > maxSize {
+				http.Error(w, "size must be 0 to 8388608", http.StatusBadRequest)
+				return
+			}
+			if v, ok := sized.Load(n); ok {
+				out = v.([]byte)
+			} else {
+				out = bytes.Repeat([]byte("."), n)
+				copy(out, body)
+				sized.Store(n, out)
+			}
+			outLen = strconv.Itoa(n)
+		}
 		h := w.Header()
 		h["Content-Type"] = []string{"text/plain"}
-		h["Content-Length"] = []string{length}
-		_, _ = w.Write(body)
+		h["Content-Length"] = []string{outLen}
+		_, _ = w.Write(out)
 	})
 }
 

@@ -40,7 +40,8 @@ type harness struct {
 	warmup         time.Duration
 	switchDuration time.Duration
 	switchEvery    time.Duration
-	conns          []int
+	conns          []int // switch runs
+	workloads      []workload
 	proxyCPU       int
 	loadCPU        int
 	backendBase    int
@@ -57,7 +58,7 @@ func (h *harness) path(name string) string { return filepath.Join(h.workDir, nam
 
 func main() {
 	h := &harness{log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
-	var conns, subjects, out, commit, command string
+	var conns, subjects, wls, out, commit, command string
 	flag.StringVar(&h.workDir, "work", "", "scratch directory for configs, logs and raw results (required)")
 	flag.StringVar(&h.confDir, "conf", "bench", "directory holding the *.tmpl configs and wrk-report.lua")
 	flag.StringVar(&h.binDir, "bin", "", "directory holding backend, loadcheck, cutover, proxyonly (required)")
@@ -66,7 +67,8 @@ func main() {
 	flag.DurationVar(&h.warmup, "warmup", time.Second, "unmeasured wrk run before each measured one (0: none)")
 	flag.DurationVar(&h.switchDuration, "switch-duration", 10*time.Second, "length of one switch run")
 	flag.DurationVar(&h.switchEvery, "switch-every", 100*time.Millisecond, "interval between version switches")
-	flag.StringVar(&conns, "conns", "64,256", "wrk connection counts, comma separated")
+	flag.StringVar(&conns, "conns", "64,256", "connection counts of the switch runs, comma separated")
+	flag.StringVar(&wls, "workloads", defaultWorkloads, "speed runs, comma separated (see workload.go)")
 	flag.StringVar(&subjects, "subjects", strings.Join(allSubjects, ","), "subjects to run, comma separated")
 	flag.IntVar(&h.proxyCPU, "proxy-cpu", 0, "CPU for proxies and backends")
 	flag.IntVar(&h.loadCPU, "load-cpu", 1, "CPU for wrk and loadcheck")
@@ -88,7 +90,11 @@ func main() {
 		}
 		return
 	}
-	if err := h.configure(conns, subjects); err != nil {
+	err := h.configure(conns, subjects)
+	if err == nil {
+		h.workloads, err = parseWorkloads(wls)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		os.Exit(2)
 	}
@@ -159,12 +165,12 @@ func (h *harness) run(ctx context.Context, commit, command string) *results {
 		Meta: meta{
 			Start: time.Now(), Machine: readMachine(), Commit: commit, LoadStart: loadavg(),
 			Tools: tools(), Rounds: h.rounds, Duration: h.duration.String(), Warmup: h.warmup.String(),
-			Conns: h.conns, SwitchDuration: h.switchDuration.String(), SwitchEvery: h.switchEvery.String(),
+			Conns: h.conns, Workloads: workloadKeys(h.workloads), SwitchDuration: h.switchDuration.String(), SwitchEvery: h.switchEvery.String(),
 			ProxyCPU: h.proxyCPU, LoadCPU: h.loadCPU, Command: command,
 		},
 	}
 	defer func() { res.Meta.End, res.Meta.LoadEnd = time.Now(), loadavg() }()
-	h.log.Info("starting", "loadavg", res.Meta.LoadStart, "rounds", h.rounds, "duration", h.duration, "conns", h.conns)
+	h.log.Info("starting", "loadavg", res.Meta.LoadStart, "rounds", h.rounds, "duration", h.duration, "workloads", workloadKeys(h.workloads))
 
 	for i := 1; i <= 2; i++ {
 		p, err := startProc("backend-v"+strconv.Itoa(i), h.proxyCPU, nil, h.path("backend.log"),

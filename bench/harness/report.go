@@ -24,6 +24,7 @@ type meta struct {
 	Duration       string    `json:"duration"`
 	Warmup         string    `json:"warmup"`
 	Conns          []int     `json:"conns"`
+	Workloads      []string  `json:"workloads,omitempty"`
 	SwitchDuration string    `json:"switch_duration"`
 	SwitchEvery    string    `json:"switch_every"`
 	ProxyCPU       int       `json:"proxy_cpu"`
@@ -84,11 +85,11 @@ type stat struct {
 // summarize computes the stat of m for subject at conns over all rounds whose
 // run succeeded. A ratio exists only for rounds where nginx succeeded too and
 // its value is not zero.
-func summarize(runs []speedRun, subject string, conns int, m metric) stat {
+func summarize(runs []speedRun, subject string, wl string, m metric) stat {
 	byRound := map[int]speedRun{}
 	nginx := map[int]speedRun{}
 	for _, r := range runs {
-		if r.Conns != conns || r.Err != "" {
+		if runKey(r) != wl || r.Err != "" {
 			continue
 		}
 		if r.Subject == subject {
@@ -148,13 +149,23 @@ func writeReport(w io.Writer, res *results) error {
 	fmt.Fprintf(&b, "| commit | %s |\n", m.Commit)
 	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | start %s; end %s |\n", m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(&b, "| tools | %s |\n", strings.Join(m.Tools, "; "))
-	fmt.Fprintf(&b, "| speed runs | %d interleaved round(s); each run %s after a %s unmeasured warm-up; `wrk -t1 -c{%s} --latency`; 100-byte responses |\n",
-		m.Rounds, m.Duration, m.Warmup, joinInts(m.Conns))
+	wls := m.Workloads
+	if len(wls) == 0 {
+		for _, c := range m.Conns {
+			wls = append(wls, "c"+strconv.Itoa(c))
+		}
+	}
+	fmt.Fprintf(&b, "| speed runs | %d interleaved round(s); each run %s after a %s unmeasured warm-up; `wrk -t1 --latency`; workloads %s |\n",
+		m.Rounds, m.Duration, m.Warmup, strings.Join(wls, ", "))
 	fmt.Fprintf(&b, "| switch runs | switch every %s for %s per run |\n", m.SwitchEvery, m.SwitchDuration)
 	fmt.Fprintf(&b, "\n%s\n", method(m))
 
-	for _, c := range m.Conns {
-		fmt.Fprintf(&b, "## Throughput, latency and memory, %d connections\n\n", c)
+	for _, c := range wls {
+		label := c
+		if w, ok := findWorkload(c); ok {
+			label = w.Label
+		}
+		fmt.Fprintf(&b, "## Throughput, latency and memory: %s\n\n", label)
 		b.WriteString("| proxy | req/s | ×nginx | p50 ms | ×nginx | p99 ms | ×nginx | RSS MB | ×nginx | VmHWM MB | failed | rounds |\n")
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, key := range res.Order {
@@ -208,9 +219,11 @@ func writeReport(w io.Writer, res *results) error {
 
 	if len(res.GoBench) > 0 {
 		b.WriteString("## Allocations per proxied request\n\n")
-		b.WriteString("`go test -run '^$' -bench BenchmarkProxy -benchmem ./internal/proxy/`, run by bench/run.sh before the speed runs " +
+		b.WriteString("`go test -run '^$' -bench 'BenchmarkProxy|BenchmarkServerLoop|BenchmarkParseRequestHead' -benchmem ./internal/proxy/`, run by bench/run.sh before the speed runs " +
 			"(\"handler\": ServeHTTP called directly, its in-process upstream's allocations included; \"sockets\": " +
-			"through the proxy's listener, the in-process client's and upstream's allocations included):\n\n```\n")
+			"through the proxy's listener, the in-process client's and upstream's allocations included; BenchmarkServerLoop: " +
+			"the public listener alone with a fixed handler, h1 the HTTP/1.1 loop and nethttp net/http's server; " +
+			"BenchmarkParseRequestHead: parsing one browser request head):\n\n```\n")
 		for _, l := range res.GoBench {
 			b.WriteString(l + "\n")
 		}
@@ -221,13 +234,13 @@ func writeReport(w io.Writer, res *results) error {
 	}
 
 	b.WriteString("## Every speed run\n\n\"load\" is the 1-minute load average right after the run.\n\n")
-	b.WriteString("| round | conns | proxy | req/s | p50 ms | p99 ms | RSS MB | failed | load | error |\n|--:|--:|---|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| round | workload | proxy | req/s | p50 ms | p99 ms | RSS MB | failed | load | error |\n|--:|---|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range res.Speed {
 		rss := fmt.Sprintf("%.1f", metricRSS(r))
 		if r.Subject == keyDirect {
 			rss = "—"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %.2f | %.2f | %s | %d | %s | %s |\n", r.Round, r.Conns, res.Labels[r.Subject],
+		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %.2f | %.2f | %s | %d | %s | %s |\n", r.Round, runKey(r), res.Labels[r.Subject],
 			r.Wrk.RPS(), metricP50(r), metricP99(r), rss, r.Wrk.Failed(), r.Load, oneLine(r.Err, 120))
 	}
 	_, err := io.WriteString(w, b.String())
@@ -272,11 +285,11 @@ func switchRow(res *results, r switchRun) string {
 		perSwitch, r.SwitchMeanMS, be, r.Load, r.Detail)
 }
 
-func failedAndRounds(runs []speedRun, key string, conns int) (string, string) {
+func failedAndRounds(runs []speedRun, key string, wl string) (string, string) {
 	var failed int64
 	ok, all := 0, 0
 	for _, r := range runs {
-		if r.Subject != key || r.Conns != conns {
+		if r.Subject != key || runKey(r) != wl {
 			continue
 		}
 		all++

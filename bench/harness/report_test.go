@@ -41,17 +41,17 @@ func TestSummarizeRatiosAreMediansOfSameRoundRatios(t *testing.T) {
 	failedRun.Err = "wrk: boom"
 	runs = append(runs, failedRun)
 
-	s := summarize(runs, keyCaddy, 64, metricRPS)
+	s := summarize(runs, keyCaddy, "c64", metricRPS)
 	if !s.HasValue || s.Value != 90 {
 		t.Errorf("median rps = %v, want 90", s.Value)
 	}
 	if !s.HasRatio || s.Ratio != 0.5 { // ratios 0.5, 0.6, 0.3
 		t.Errorf("median ratio = %v, want 0.5", s.Ratio)
 	}
-	if p := summarize(runs, keyCaddy, 64, metricP99); p.Value != 3 || p.Ratio != 3 {
+	if p := summarize(runs, keyCaddy, "c64", metricP99); p.Value != 3 || p.Ratio != 3 {
 		t.Errorf("p99 = %v ms ratio %v, want 3 ms ratio 3", p.Value, p.Ratio)
 	}
-	if none := summarize(runs, keyHAProxy, 64, metricRPS); none.HasValue || none.HasRatio {
+	if none := summarize(runs, keyHAProxy, "c64", metricRPS); none.HasValue || none.HasRatio {
 		t.Errorf("summary of an absent subject = %+v, want empty", none)
 	}
 }

@@ -54,7 +54,7 @@ func run(ctx context.Context, log *slog.Logger, listen string, backends map[stri
 	if err := p.Apply([]proxy.ServiceSpec{spec("v1", backends["v1"])}); err != nil {
 		return err
 	}
-	srv, err := proxy.NewServer(p, proxy.ServerOptions{HTTPAddr: listen, Logger: log})
+	srv, err := proxy.NewServer(p, proxy.ServerOptions{HTTPAddr: listen, Logger: log, MaxConnections: 20_000})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,13 @@
 // in-flight counters, health state and upstream connection pools survive
 // switches.
 //
+// The plain listener serves HTTP/1.1 with its own connection loop
+// (h1conn.go): one goroutine per connection, a request, header map and
+// response writer reused for every request of it, heads parsed in place
+// (h1parse.go, fuzzed against net/http) and responses written with as few
+// system calls as possible. Connections that open with the HTTP/2 preface,
+// TLS listeners and the admin API are served by net/http.
+//
 // Upstreams are spoken to over HTTP/1.1 by a small client in this package:
 // each target has its own LIFO pool of keep-alive connections (so draining
 // one target closes only its connections), requests are written and

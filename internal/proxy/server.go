@@ -65,6 +65,11 @@ type ServerOptions struct {
 	// address, status and status text. Proxy.LogRejected fits. TLS
 	// listeners do not report them.
 	OnRejected func(client string, status int, reason string)
+	// NetHTTP1 serves plain HTTP/1.1 with net/http's server (behind the
+	// framing guard) instead of the purpose-built connection loop (the
+	// default; see h1conn.go). HTTP/2 and TLS are served by net/http
+	// either way.
+	NetHTTP1 bool
 }
 
 // Server runs the proxy's public listeners. No write timeout is set, so
@@ -89,7 +94,10 @@ type Server struct {
 	httpsLn net.Listener
 	// listeners are the wrapped httpLn and httpsLn.
 	listeners []*clientListener
-	wg        sync.WaitGroup
+	// h1 serves the plain listener's HTTP/1.1 connections (nil with
+	// NetHTTP1 or without a plain listener).
+	h1 *h1Server
+	wg sync.WaitGroup
 }
 
 // NewServer validates opts, loads the TLS certificate and returns a Server
@@ -215,6 +223,10 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
+	if tlsCfg == nil && !s.opts.NetHTTP1 {
+		s.serveH1(srv, ln)
+		return
+	}
 	if tlsCfg == nil && s.opts.OnRejected != nil {
 		// On plain HTTP the bytes net/http answers with are visible.
 		ln = &rejectListener{Listener: ln, onReject: s.opts.OnRejected}
@@ -227,6 +239,35 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 		defer s.wg.Done()
 		err := srv.Serve(tr)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !s.draining.Load() {
+			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// serveH1 serves ln with the HTTP/1.1 loop; connections that open with
+// the HTTP/2 preface are handed to srv.
+func (s *Server) serveH1(srv *http.Server, ln net.Listener) {
+	tr := newClientListener(ln, s.opts.MaxConnections, false, 0, nil, s.log)
+	srv.ConnState = tr.ConnState
+	hs := &h1Server{
+		s: s, h: srv.Handler, tr: tr, h2: newChanListener(ln.Addr()),
+		maxHead: s.opts.MaxHeaderBytes + 4096, baseCtx: context.Background(),
+		conns: make(map[*h1Conn]struct{}),
+	}
+	s.h1 = hs
+	s.listeners = append(s.listeners, tr)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		err := srv.Serve(hs.h2)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP/2 server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		err := hs.serve()
+		if err != nil && !errors.Is(err, net.ErrClosed) && !s.draining.Load() {
 			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
@@ -267,6 +308,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	var errs []error
+	if hs := s.h1; hs != nil {
+		errs = append(errs, hs.shutdownCtx(ctx))
+	}
 	for _, srv := range []*http.Server{s.plain, s.secure} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
@@ -282,6 +326,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	var errs []error
+	if hs := s.h1; hs != nil {
+		errs = append(errs, hs.close())
+	}
 	for _, srv := range []*http.Server{s.plain, s.secure} {
 		if srv != nil {
 			errs = append(errs, srv.Close())

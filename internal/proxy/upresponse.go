@@ -143,6 +143,9 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 		return errMalformedResponse
 	}
 	minor := line[7]
+	if minor < '0' || minor > '9' {
+		return errMalformedResponse
+	}
 	status := 0
 	for _, d := range line[9:12] {
 		if d < '0' || d > '9' {
@@ -178,10 +181,15 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 			return errMalformedResponse
 		}
 		v := bytes.TrimSpace(line[colon+1:])
+		for _, ch := range v {
+			if !validHeaderValueByte(ch) {
+				return errMalformedResponse
+			}
+		}
 		key := internKey(kb)
 		switch key {
 		case "Content-Length":
-			n, ok := parseUint(v, 10)
+			n, ok := parseContentLength(v)
 			if !ok || (resp.contentLen >= 0 && resp.contentLen != n) {
 				return errMalformedResponse
 			}
@@ -216,6 +224,16 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 	}
 	if resp.chunked {
 		resp.contentLen = -1
+		// RFC 9112 section 6.3: Transfer-Encoding overrides
+		// Content-Length, which must not be passed on.
+		k := 0
+		for _, f := range c.fields {
+			if f.key != "Content-Length" {
+				c.fields[k] = f
+				k++
+			}
+		}
+		c.fields = c.fields[:k]
 	}
 	if minor == '0' && !keepAlive10 {
 		resp.closeAfter = true
