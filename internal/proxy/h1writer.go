@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -416,3 +417,43 @@ func httpDate() string {
 	dateCache.Store(d)
 	return d.s
 }
+
+// ReadFrom sends a body read from src. With a declared Content-Length it
+// goes straight to the connection after the head, so that a file goes
+// out with sendfile; otherwise it is written as by Write.
+func (w *h1Writer) ReadFrom(src io.Reader) (int64, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody || w.broken || w.cl < 0 || w.chunked {
+		return io.Copy(writerOnly{w}, src)
+	}
+	if err := w.FlushError(); err != nil {
+		return 0, err
+	}
+	rf, ok := w.c.raw.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{w}, src)
+	}
+	// Keep a file reachable for sendfile: it looks through one
+	// *io.LimitedReader only (http.ServeContent already wraps the file in
+	// one).
+	remain := w.cl - w.written
+	if lr, ok := src.(*io.LimitedReader); ok {
+		lr.N = min(lr.N, remain)
+	} else {
+		src = io.LimitReader(src, remain)
+	}
+	n, err := rf.ReadFrom(src)
+	w.written += n
+	if err != nil {
+		w.broken = true
+	}
+	return n, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
