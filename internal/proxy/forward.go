@@ -102,6 +102,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(r, &ex)
 		return
 	}
+	if c := svc.spec.Compression; c != nil {
+		if cw := c.wrap(w, r); cw != nil {
+			w = cw
+			defer cw.finish()
+		}
+	}
 	ex.set = svc.chooseSet(w, r)
 	if s := ex.set.series; s != nil {
 		s.AddInFlight(1)

@@ -74,6 +74,9 @@ type ServiceSpec struct {
 
 	// Gateway, if not nil, redirects and changes headers at the edge.
 	Gateway *Gateway
+	// Compression, if not nil, compresses responses for clients that
+	// accept it.
+	Compression *Compression
 
 	// MaxBodyBytes limits request bodies; larger requests get 413 (0: no limit).
 	MaxBodyBytes int64
@@ -120,6 +123,10 @@ func (s ServiceSpec) withDefaults() ServiceSpec {
 	}
 	if s.ForceCookie == "" {
 		s.ForceCookie = DefaultForceCookie
+	}
+	if s.Compression != nil {
+		c := s.Compression.withDefaults()
+		s.Compression = &c
 	}
 	s.Active.Targets = append([]TargetSpec(nil), s.Active.Targets...)
 	if s.Candidate != nil {
@@ -178,6 +185,9 @@ func (s *ServiceSpec) validate() error {
 	}
 	if s.ResponseHeaderTimeout < 0 {
 		return fmt.Errorf("%w: service %q: response header timeout must not be negative", ErrInvalidSpec, s.Name)
+	}
+	if err := s.Compression.validate(); err != nil {
+		return fmt.Errorf("%w: service %q: compression: %w", ErrInvalidSpec, s.Name, err)
 	}
 	if err := validateSet(&s.Active); err != nil {
 		return fmt.Errorf("%w: service %q: active set: %w", ErrInvalidSpec, s.Name, err)
