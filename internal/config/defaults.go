@@ -256,6 +256,7 @@ func (s *Service) applyDefaults(unset unsetFunc, prefix string) {
 		s.Docker.applyDefaults(unset, p("docker"))
 	}
 	s.Health.applyDefaults(unset, p("health"))
+	s.Compression.applyDefaults(unset, p("compression"))
 	s.Canary.applyDefaults(unset, p("canary"))
 	s.Rolling.applyDefaults(unset, p("rolling"))
 }

@@ -198,6 +198,8 @@ type Service struct {
 	Redirects []Redirect `yaml:"redirects"`
 	// Headers sets and removes request and response headers.
 	Headers Headers `yaml:"headers"`
+	// Compression compresses responses for clients that accept it (nil: off).
+	Compression *Compression `yaml:"compression"`
 	// Balance is round_robin or least_inflight (default least_inflight).
 	Balance string `yaml:"balance"`
 	// Sticky names how users are kept on one version during a split.

@@ -52,6 +52,7 @@ func (v *validator) service(s *Service) {
 	v.token(f("force.header"), s.Force.Header, false)
 	v.token(f("force.cookie"), s.Force.Cookie, false)
 	v.gateway(s, p)
+	v.compression(s.Compression, f("compression"))
 }
 
 // runtimeBlocks checks that the block for s.Runtime is present and valid and
