@@ -86,6 +86,8 @@ type Compression struct {
 
 	codecs []*codec
 	types  []typePattern
+	// hold is how long a flush below MinSize is held (default flushHold).
+	hold time.Duration
 }
 
 // typePattern is one ContentTypes entry: main type, and subtype, "*" or a
@@ -141,6 +143,9 @@ func (c Compression) withDefaults() Compression {
 		if cd := codecByName(e); cd != nil {
 			c.codecs = append(c.codecs, cd)
 		}
+	}
+	if c.hold == 0 {
+		c.hold = flushHold
 	}
 	c.types = c.types[:0:0]
 	for _, t := range c.ContentTypes {
@@ -525,7 +530,7 @@ func (cw *compressWriter) FlushError() error {
 		if !cw.eventStr {
 			if cw.timer == nil && !cw.timerLost {
 				// Later flushes do not extend the hold.
-				cw.timer = time.AfterFunc(flushHold, cw.flushHeld)
+				cw.timer = time.AfterFunc(cw.c.hold, cw.flushHeld)
 			}
 			return nil
 		}
