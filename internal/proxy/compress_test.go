@@ -599,3 +599,23 @@ func TestCompressLeavesUpgradesAlone(t *testing.T) {
 	}
 	_ = ws.Close(websocket.StatusNormalClosure, "")
 }
+
+func TestCompressEncoderCap(t *testing.T) {
+	base := compressProxy(t, compressBackend(t), &Compression{})
+	client := noDecodeClient()
+	activeEncoders.Add(MaxActiveEncoders)
+	for _, q := range []string{"size=5000", "size=50000&chunked=1"} {
+		resp, body := fetch(t, client, "GET", base+"/body?"+q, "gzip", "")
+		if enc := resp.Header.Get("Content-Encoding"); enc != "" || !bytes.Equal(body, compressBody(len(body))) || len(body) < 5000 {
+			t.Errorf("%s with every encoder in use: Content-Encoding %q, %d bytes", q, enc, len(body))
+		}
+	}
+	activeEncoders.Add(-MaxActiveEncoders)
+	resp, _ := fetch(t, client, "GET", base+"/body?size=5000", "gzip", "")
+	if enc := resp.Header.Get("Content-Encoding"); enc != "gzip" {
+		t.Errorf("encoders free again: Content-Encoding %q", enc)
+	}
+	if n := activeEncoders.Load(); n != 0 {
+		t.Errorf("%d encoders still counted in use after the responses", n)
+	}
+}
