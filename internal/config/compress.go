@@ -11,7 +11,7 @@ type Compression struct {
 	// Enabled turns compression off when false (default true).
 	Enabled *bool `yaml:"enabled"`
 	// Algorithms lists the codings offered, in order of preference when
-	// the client weighs several alike: br, zstd and gzip (default all
+	// the client weighs several alike: zstd, br and gzip (default all
 	// three, in that order).
 	Algorithms []string `yaml:"algorithms"`
 	// MinSize is the smallest body compressed (default 1 KiB; 0
@@ -31,7 +31,7 @@ const (
 )
 
 // CompressionAlgorithms are the codings compression.algorithms may list.
-var CompressionAlgorithms = []string{"br", "zstd", "gzip"}
+var CompressionAlgorithms = []string{"zstd", "br", "gzip"}
 
 // On reports whether c is given and not turned off.
 func (c *Compression) On() bool { return c != nil && (c.Enabled == nil || *c.Enabled) }
@@ -58,7 +58,7 @@ func (v *validator) compression(c *Compression, p string) {
 		ap := fmt.Sprintf("%s.algorithms[%d]", p, i)
 		switch {
 		case !oneOfFold(a, CompressionAlgorithms):
-			v.add(ap, "use br, zstd or gzip", "unknown algorithm %q", a)
+			v.add(ap, "use zstd, br or gzip", "unknown algorithm %q", a)
 		case seen[strings.ToLower(a)]:
 			v.add(ap, "remove the second one", "%q listed twice", a)
 		}

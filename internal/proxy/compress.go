@@ -33,8 +33,10 @@ const DefaultCompressMinSize = 1024
 const MaxCompressMinSize = 1 << 20
 
 // DefaultCompressEncodings is the order of preference when the client
-// accepts several codings with the same weight.
-var DefaultCompressEncodings = []string{EncodingBrotli, EncodingZstd, EncodingGzip}
+// accepts several codings with the same weight: zstd compresses several
+// times faster than brotli at quality 4 for a similar size (see
+// BenchmarkCompress), then brotli for clients without zstd, then gzip.
+var DefaultCompressEncodings = []string{EncodingZstd, EncodingBrotli, EncodingGzip}
 
 // DefaultCompressTypes are the media types compressed unless a
 // Compression lists its own: text, JSON, JavaScript, XML, SVG, WebAssembly
@@ -74,7 +76,7 @@ const flushHold = 10 * time.Millisecond
 // proxy.
 type Compression struct {
 	// Encodings lists the codings offered, in order of preference for
-	// equal client weights: "br", "zstd" and "gzip" (default all three, in
+	// equal client weights: "zstd", "br" and "gzip" (default all three, in
 	// that order).
 	Encodings []string
 	// MinSize is the smallest body compressed, in bytes (default 1024; 0
@@ -166,7 +168,7 @@ func (c *Compression) validate() error {
 	seen := map[string]bool{}
 	for _, e := range c.Encodings {
 		if codecByName(e) == nil {
-			return fmt.Errorf("unknown encoding %q (use br, zstd or gzip)", e)
+			return fmt.Errorf("unknown encoding %q (use zstd, br or gzip)", e)
 		}
 		if seen[strings.ToLower(e)] {
 			return fmt.Errorf("encoding %q listed twice", e)

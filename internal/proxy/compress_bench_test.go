@@ -93,15 +93,21 @@ func BenchmarkCompressLevels(b *testing.B) {
 		{"gzip-1", func() enc { w, _ := gzip.NewWriterLevel(io.Discard, 1); return w }},
 		{"gzip-5", func() enc { w, _ := gzip.NewWriterLevel(io.Discard, 5); return w }},
 		{"gzip-6", func() enc { w, _ := gzip.NewWriterLevel(io.Discard, 6); return w }},
-		{"br-2", func() enc { return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 2, LGWin: 20}) }},
-		{"br-4", func() enc { return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 4, LGWin: 20}) }},
-		{"br-5", func() enc { return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 5, LGWin: 20}) }},
+		{"br-2", func() enc {
+			return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 2, LGWin: brotliWindow})
+		}},
+		{"br-4", func() enc {
+			return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 4, LGWin: brotliWindow})
+		}},
+		{"br-5", func() enc {
+			return brotli.NewWriterOptions(io.Discard, brotli.WriterOptions{Quality: 5, LGWin: brotliWindow})
+		}},
 		{"zstd-fastest", func() enc {
-			w, _ := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+			w, _ := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
 			return w
 		}},
 		{"zstd-default", func() enc {
-			w, _ := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+			w, _ := zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithLowerEncoderMem(true))
 			return w
 		}},
 	} {
