@@ -445,7 +445,7 @@ func (cw *compressWriter) writeHeader(code int) {
 	case cw.codec == nil:
 		cw.plain()
 	case size >= 0 || cw.c.MinSize <= 1:
-		cw.compress()
+		_ = cw.compress()
 	default:
 		cw.state = cwBuffering
 		cw.eventStr = isEventStream(h)
