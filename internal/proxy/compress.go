@@ -365,7 +365,10 @@ const (
 // compressWriter is the http.ResponseWriter of a request whose response
 // may be compressed. Its methods may be called from the handler and from
 // its own flush timer; mu serialises them, and through them every use of
-// the wrapped writer.
+// the wrapped writer. While a flush is held the timer may write the head,
+// so a handler that changes the header map after writing body bytes (to
+// set trailers) must ask Header for it again rather than keep the map it
+// had.
 type compressWriter struct {
 	w     http.ResponseWriter
 	c     *Compression
@@ -398,8 +401,19 @@ func (c *Compression) wrap(w http.ResponseWriter, r *http.Request) *compressWrit
 	return cw
 }
 
-// Header returns the wrapped writer's header map.
-func (cw *compressWriter) Header() http.Header { return cw.w.Header() }
+// Header returns the wrapped writer's header map. A handler changes it
+// after the body only for trailers; a held flush due by then runs here, so
+// that the timer never touches the map beside the handler.
+func (cw *compressWriter) Header() http.Header {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.state == cwBuffering && cw.timer != nil && !cw.stopTimer() {
+		if cw.compress() == nil {
+			_ = cw.flushLocked()
+		}
+	}
+	return cw.w.Header()
+}
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (cw *compressWriter) Unwrap() http.ResponseWriter { return cw.w }

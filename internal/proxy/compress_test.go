@@ -620,3 +620,21 @@ func TestCompressEncoderCap(t *testing.T) {
 		t.Errorf("%d encoders still counted in use after the responses", n)
 	}
 }
+
+// TestCompressHeldFlushAndTrailers races the held flush of short chunked
+// bodies with the trailers set after them: both codings are fine, the
+// bytes and the trailer must arrive, and -race must stay quiet.
+func TestCompressHeldFlushAndTrailers(t *testing.T) {
+	base := compressProxy(t, compressBackend(t), &Compression{hold: time.Microsecond})
+	client := noDecodeClient()
+	for i := range 40 {
+		size := 200 + 20*i
+		resp, body := fetch(t, client, "GET", base+"/body?chunked=1&trailer=1&size="+strconv.Itoa(size), "gzip", "")
+		if got := decode(t, resp.Header.Get("Content-Encoding"), bytes.NewReader(body)); !bytes.Equal(got, compressBody(size)) {
+			t.Fatalf("size %d (%q): body differs", size, resp.Header.Get("Content-Encoding"))
+		}
+		if resp.Trailer.Get("X-Sum") != "ok" {
+			t.Fatalf("size %d: trailer %q", size, resp.Trailer)
+		}
+	}
+}

@@ -451,6 +451,9 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, cl *call, ex *ex
 		// deferred accounting still runs.
 		panic(http.ErrAbortHandler)
 	}
+	// Asked again: a compressing writer may still be sending the head
+	// from its flush timer until Header is called.
+	h = w.Header()
 	for _, tr := range resp.trailers {
 		h[http.TrailerPrefix+tr.k] = append(h[http.TrailerPrefix+tr.k], tr.v)
 	}
