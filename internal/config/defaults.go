@@ -203,6 +203,9 @@ func (s *Service) applyDefaults(unset unsetFunc, prefix string) {
 			s.Redirects[i].Status = http.StatusMovedPermanently
 		}
 	}
+	for i := range s.Files {
+		s.Files[i].applyDefaults(unset, p(fmt.Sprintf("files[%d]", i)))
+	}
 	if s.HSTS != nil && unset(p("hsts.max_age"), s.HSTS.MaxAge == 0) {
 		s.HSTS.MaxAge = DefaultHSTSMaxAge
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -142,6 +143,16 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.Listen.TLS.Key)
 	if c.Listen.ACME != nil {
 		abs(&c.Listen.ACME.CARoot)
+	}
+	for _, s := range c.Services {
+		if s == nil {
+			continue
+		}
+		for i := range s.Files {
+			if !strings.HasPrefix(s.Files[i].Root, "{{") {
+				abs(&s.Files[i].Root)
+			}
+		}
 	}
 	abs(&c.Cluster.TLS.CA)
 	abs(&c.Cluster.TLS.Cert)

@@ -200,6 +200,9 @@ type Service struct {
 	Headers Headers `yaml:"headers"`
 	// Compression compresses responses for clients that accept it (nil: off).
 	Compression *Compression `yaml:"compression"`
+	// Files serve directories under path prefixes of the service instead
+	// of its instances (static assets, a single-page app).
+	Files []Files `yaml:"files"`
 	// Balance is round_robin or least_inflight (default least_inflight).
 	Balance string `yaml:"balance"`
 	// Sticky names how users are kept on one version during a split.

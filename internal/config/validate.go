@@ -68,6 +68,7 @@ func (c *Config) validate(lookupEnv func(string) (string, bool)) Errors {
 		v.service(c.Services[name])
 		if lookupEnv != nil {
 			v.serviceEnvironment(c.Services[name])
+			v.filesEnvironment(c.Services[name])
 		}
 	}
 	v.routes()

@@ -297,6 +297,9 @@ func (c *Controller) Deploy(ctx context.Context, req DeployRequest) (string, err
 	if err != nil {
 		return "", err
 	}
+	if err := CheckFiles(s.config(), req.Version); err != nil {
+		return "", err
+	}
 	return s.startDeploy(req)
 }
 

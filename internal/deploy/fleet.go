@@ -158,6 +158,9 @@ func (c *Controller) PrepareFleet(ctx context.Context, req FleetRequest) error {
 	if err != nil {
 		return err
 	}
+	if err := CheckFiles(s.config(), req.Version); err != nil {
+		return err
+	}
 	kind := store.OpDeploy
 	if req.Rollback {
 		kind = store.OpRollback

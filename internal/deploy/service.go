@@ -2,8 +2,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +188,7 @@ func routeSpec(sc *config.Service, st store.ServiceState) proxy.ServiceSpec {
 		ResponseHeaderTimeout: sc.ResponseHeaderTimeout.D(),
 		Gateway:               gatewayOf(sc),
 		Compression:           compressionOf(sc.Compression),
+		Files:                 filesOf(sc, st),
 	}
 	if st.Active != nil {
 		spec.Active = setOf(st.Active)
@@ -371,4 +377,58 @@ func headerOps(o config.HeaderOps) proxy.HeaderOps {
 		out.Remove = append(out.Remove, http.CanonicalHeaderKey(k))
 	}
 	return out
+}
+
+// filesOf returns the service's file routes with the directory of each
+// version routed, and the standby's as the fallback.
+func filesOf(sc *config.Service, st store.ServiceState) []proxy.FileRoute {
+	if len(sc.Files) == 0 {
+		return nil
+	}
+	out := make([]proxy.FileRoute, 0, len(sc.Files))
+	for _, f := range sc.Files {
+		fr := proxy.FileRoute{Prefix: f.Path, Roots: map[string]string{}, Index: f.Index, SPA: f.SPA}
+		for _, c := range f.Cache {
+			fr.Cache = append(fr.Cache, proxy.CacheRule{Match: c.Match, Value: c.Value})
+		}
+		for _, r := range []*store.Release{st.Active, st.Candidate} {
+			if r != nil {
+				fr.Roots[r.Version] = filesRoot(sc, f, r.Version)
+			}
+		}
+		if sb := st.Standby; sb != nil && strings.Contains(f.Root, "{{") {
+			if root := filesRoot(sc, f, sb.Version); !slices.Contains(slices.Collect(maps.Values(fr.Roots)), root) {
+				fr.Fallback = append(fr.Fallback, root)
+			}
+		}
+		out = append(out, fr)
+	}
+	return out
+}
+
+// filesRoot renders a files block's directory for version ("" when the
+// template fails, which validation rules out).
+func filesRoot(sc *config.Service, f config.Files, version string) string {
+	root, err := config.Render(f.Root, config.TemplateData{Version: version, Service: sc.Name})
+	if err != nil {
+		return ""
+	}
+	return root
+}
+
+// CheckFiles reports a files directory version does not have: a deploy
+// of a version whose files are missing would serve 404 for them.
+func CheckFiles(sc *config.Service, version string) error {
+	for i, f := range sc.Files {
+		root := filesRoot(sc, f, version)
+		fi, err := os.Stat(root)
+		if err == nil && fi.IsDir() {
+			continue
+		}
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return fmt.Errorf("%w: services.%s.files[%d].root for %s: %s: %v; put the version's files there before deploying it", ErrInvalid, sc.Name, i, version, root, err)
+	}
+	return nil
 }

@@ -453,3 +453,21 @@ func (a *acmeEnv) checkGateway(c *http.Client) {
 		t.Errorf("redirect /old/*: %d Location %q, want 301 /new/a?b=1", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestACMETLSALPNOnly: with tls-alpn-01 alone the CA validates on the
+// HTTPS listener (the acme-tls/1 protocol) and the certificate is served.
+func TestACMETLSALPNOnly(t *testing.T) {
+	a := newACMEEnv(t, "[tls-alpn-01]", 10*time.Minute, nil)
+	a.start()
+	a.mustCLI("deploy", "shop", "v1")
+	waitFor(t, "a certificate from the ACME CA", 60*time.Second, func() bool {
+		_, err := a.served()
+		return err == nil
+	})
+	if v, err := a.get(a.client()); err != nil || v != "v1" {
+		t.Fatalf("https://shop.test/ through cutover: version %q, %v; want v1", v, err)
+	}
+	if !strings.Contains(a.logs.String(), "challenge_type=tls-alpn-01") {
+		t.Errorf("the log does not show the tls-alpn-01 challenge being used")
+	}
+}

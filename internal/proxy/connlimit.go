@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -277,4 +278,13 @@ func isTLS(r *http.Request) bool {
 	}
 	tc, ok := r.Context().Value(connKey{}).(*clientConn)
 	return ok && tc.secure
+}
+
+// ReadFrom lets a response body copied from a file go out with sendfile
+// (net/http's writer looks for it on the connection).
+func (tc *clientConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := tc.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{tc.Conn}, r)
 }

@@ -113,6 +113,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.AddInFlight(1)
 	}
 	defer p.finish(r, &ex)
+	if len(svc.spec.Files) > 0 {
+		if fr, roots := svc.fileRoute(ex.path); fr != nil {
+			p.serveFile(w, r, &ex, fr, roots)
+			return
+		}
+	}
 	if max := svc.spec.MaxBodyBytes; max > 0 && r.ContentLength > max {
 		ex.status = http.StatusRequestEntityTooLarge
 		w.Header()["Connection"] = connClose

@@ -44,8 +44,9 @@ type Proxy struct {
 	httpsPort atomic.Int32
 
 	mu      sync.Mutex
-	targets map[string]*target   // registry, shared across tables
-	states  map[string]*setState // keyed by service "\x00" version
+	targets map[string]*target     // registry, shared across tables
+	states  map[string]*setState   // keyed by service "\x00" version
+	roots   map[string]*cachedRoot // open directories of file routes, by path
 }
 
 // New returns a Proxy with an empty routing table (every request gets 404)
@@ -256,6 +257,7 @@ func (s *ServiceSpec) targetSpecs() []TargetSpec {
 func (p *Proxy) buildServiceLocked(spec ServiceSpec) *service {
 	s := &service{name: spec.Name, spec: spec, matchPrefix: prefixForMatch(spec.PathPrefix),
 		threshold: thresholdFor(spec.Weight)}
+	s.files = p.compileFilesLocked(&spec)
 	s.active = p.buildSetLocked(&spec, &spec.Active)
 	if spec.Candidate != nil {
 		s.candidate = p.buildSetLocked(&spec, spec.Candidate)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -91,4 +92,13 @@ func (p *Proxy) LogRejected(client string, status int, reason string) {
 		slog.Int64("bytes", 0),
 		slog.String("client", client),
 	)
+}
+
+// ReadFrom passes a body copied from a file on to the connection, so that
+// it goes out with sendfile; a body is never a listener's rejection.
+func (c *rejectConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }

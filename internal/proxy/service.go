@@ -25,6 +25,8 @@ type service struct {
 	candidate   *targetSet
 	// threshold is the number of buckets (out of bucketCount) sent to the candidate.
 	threshold uint64
+	// files holds the open directories of spec.Files, index for index.
+	files []fileRoots
 }
 
 // thresholdFor converts a weight percentage into a bucket threshold.

@@ -77,6 +77,9 @@ type ServiceSpec struct {
 	// Compression, if not nil, compresses responses for clients that
 	// accept it.
 	Compression *Compression
+	// Files serve directories under path prefixes instead of the
+	// instances; the first whose prefix the path is under wins.
+	Files []FileRoute
 
 	// MaxBodyBytes limits request bodies; larger requests get 413 (0: no limit).
 	MaxBodyBytes int64
@@ -188,6 +191,11 @@ func (s *ServiceSpec) validate() error {
 	}
 	if err := s.Compression.validate(); err != nil {
 		return fmt.Errorf("%w: service %q: compression: %w", ErrInvalidSpec, s.Name, err)
+	}
+	for _, f := range s.Files {
+		if !strings.HasPrefix(f.Prefix, "/") || !strings.HasSuffix(f.Prefix, "/") {
+			return fmt.Errorf("%w: service %q: file route prefix %q must start and end with /", ErrInvalidSpec, s.Name, f.Prefix)
+		}
 	}
 	if err := validateSet(&s.Active); err != nil {
 		return fmt.Errorf("%w: service %q: active set: %w", ErrInvalidSpec, s.Name, err)

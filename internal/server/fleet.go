@@ -82,6 +82,9 @@ func (b *fleetBackend) Deploy(ctx context.Context, req deploy.DeployRequest) (st
 	if err != nil {
 		return "", err
 	}
+	if err := deploy.CheckFiles(sc, req.Version); err != nil {
+		return "", err
+	}
 	strategy := req.Strategy
 	if strategy == "" {
 		strategy = sc.Strategy
