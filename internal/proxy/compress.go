@@ -558,6 +558,24 @@ func (cw *compressWriter) Write(p []byte) (int, error) {
 	return 0, errResponseEnded
 }
 
+// ReadFrom copies src to the response, keeping the wrapped writer's
+// sendfile path for a body sent as it is.
+func (cw *compressWriter) ReadFrom(src io.Reader) (int64, error) {
+	cw.mu.Lock()
+	if cw.state == cwNew {
+		cw.writeHeader(http.StatusOK)
+	}
+	if rf, ok := cw.w.(io.ReaderFrom); ok && cw.state == cwPlain {
+		// No timer runs in this state: the lock is not needed.
+		cw.mu.Unlock()
+		return rf.ReadFrom(src)
+	}
+	cw.mu.Unlock()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{cw}, src, *bp)
+}
+
 // Flush sends what was written so far; see FlushError.
 func (cw *compressWriter) Flush() { _ = cw.FlushError() }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -636,5 +638,46 @@ func TestCompressHeldFlushAndTrailers(t *testing.T) {
 		if resp.Trailer.Get("X-Sum") != "ok" {
 			t.Fatalf("size %d: trailer %q", size, resp.Trailer)
 		}
+	}
+}
+
+// TestCompressFiles serves a file route of a compressing service: text
+// files are compressed, an image goes as it is (through sendfile), and a
+// request with Range gets its bytes.
+func TestCompressFiles(t *testing.T) {
+	dir := t.TempDir()
+	js := compressBody(40_000)
+	png := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 10_000)
+	if err := os.WriteFile(filepath.Join(dir, "app.js"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "logo.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProxy(t, Options{})
+	spec := oneSet("web", "v1")
+	spec.Files = []FileRoute{{Prefix: "/assets/", Roots: map[string]string{"v1": dir}}}
+	spec.Compression = &Compression{}
+	if err := p.Apply([]ServiceSpec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startServer(t, p, ServerOptions{})
+	client := noDecodeClient()
+	for _, enc := range []string{"gzip", "br", "zstd"} {
+		resp, body := fetch(t, client, "GET", base+"/assets/app.js", enc, "")
+		if resp.Header.Get("Content-Encoding") != enc || !bytes.Equal(decode(t, enc, bytes.NewReader(body)), js) {
+			t.Errorf("app.js with %s: Content-Encoding %q, %d bytes", enc, resp.Header.Get("Content-Encoding"), len(body))
+		}
+		if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+			t.Errorf("app.js with %s: strong ETag %q", enc, et)
+		}
+	}
+	resp, body := fetch(t, client, "GET", base+"/assets/logo.png", "gzip", "")
+	if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, png) {
+		t.Errorf("logo.png: Content-Encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), len(body))
+	}
+	resp, body = fetch(t, client, "GET", base+"/assets/app.js", "gzip", "bytes=10-19")
+	if resp.StatusCode != http.StatusPartialContent || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, js[10:20]) {
+		t.Errorf("range of app.js: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Encoding"), body)
 	}
 }
