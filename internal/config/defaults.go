@@ -262,6 +262,7 @@ func (s *Service) applyDefaults(unset unsetFunc, prefix string) {
 		s.Migrations.applyDefaults(unset, p("migrations"))
 	}
 	s.Health.applyDefaults(unset, p("health"))
+	s.Compression.applyDefaults(unset, p("compression"))
 	s.Canary.applyDefaults(unset, p("canary"))
 	s.Rolling.applyDefaults(unset, p("rolling"))
 }

@@ -201,6 +201,8 @@ type Service struct {
 	Redirects []Redirect `yaml:"redirects"`
 	// Headers sets and removes request and response headers.
 	Headers Headers `yaml:"headers"`
+	// Compression compresses responses for clients that accept it (nil: off).
+	Compression *Compression `yaml:"compression"`
 	// Files serve directories under path prefixes of the service instead
 	// of its instances (static assets, a single-page app).
 	Files []Files `yaml:"files"`

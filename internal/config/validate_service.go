@@ -53,6 +53,7 @@ func (v *validator) service(s *Service) {
 	v.token(f("force.header"), s.Force.Header, false)
 	v.token(f("force.cookie"), s.Force.Cookie, false)
 	v.gateway(s, p)
+	v.compression(s.Compression, f("compression"))
 	v.files(s, p)
 }
 

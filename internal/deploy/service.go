@@ -187,6 +187,7 @@ func routeSpec(sc *config.Service, st store.ServiceState) proxy.ServiceSpec {
 		BufferRequests:        sc.BufferRequests,
 		ResponseHeaderTimeout: sc.ResponseHeaderTimeout.D(),
 		Gateway:               gatewayOf(sc),
+		Compression:           compressionOf(sc.Compression),
 		Files:                 filesOf(sc, st),
 	}
 	if st.Active != nil {
@@ -350,6 +351,18 @@ func gatewayOf(sc *config.Service) *proxy.Gateway {
 		return nil
 	}
 	return g
+}
+
+// compressionOf maps a service's compression block (nil when off).
+func compressionOf(c *config.Compression) *proxy.Compression {
+	if !c.On() {
+		return nil
+	}
+	pc := &proxy.Compression{Encodings: c.Algorithms, MinSize: c.MinSize, ContentTypes: c.Types}
+	if pc.MinSize == 0 {
+		pc.MinSize = 1 // every body; the proxy reads 0 as its default
+	}
+	return pc
 }
 
 func headerOps(o config.HeaderOps) proxy.HeaderOps {

@@ -102,6 +102,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(r, &ex)
 		return
 	}
+	if c := svc.spec.Compression; c != nil {
+		if cw := c.wrap(w, r); cw != nil {
+			w = cw
+			defer cw.finish()
+		}
+	}
 	ex.set = svc.chooseSet(w, r)
 	if s := ex.set.series; s != nil {
 		s.AddInFlight(1)
@@ -451,6 +457,9 @@ func (p *Proxy) respond(w http.ResponseWriter, r *http.Request, cl *call, ex *ex
 		// deferred accounting still runs.
 		panic(http.ErrAbortHandler)
 	}
+	// Asked again: a compressing writer may still be sending the head
+	// from its flush timer until Header is called.
+	h = w.Header()
 	for _, tr := range resp.trailers {
 		h[http.TrailerPrefix+tr.k] = append(h[http.TrailerPrefix+tr.k], tr.v)
 	}

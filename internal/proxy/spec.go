@@ -74,6 +74,9 @@ type ServiceSpec struct {
 
 	// Gateway, if not nil, redirects and changes headers at the edge.
 	Gateway *Gateway
+	// Compression, if not nil, compresses responses for clients that
+	// accept it.
+	Compression *Compression
 	// Files serve directories under path prefixes instead of the
 	// instances; the first whose prefix the path is under wins.
 	Files []FileRoute
@@ -123,6 +126,10 @@ func (s ServiceSpec) withDefaults() ServiceSpec {
 	}
 	if s.ForceCookie == "" {
 		s.ForceCookie = DefaultForceCookie
+	}
+	if s.Compression != nil {
+		c := s.Compression.withDefaults()
+		s.Compression = &c
 	}
 	s.Active.Targets = append([]TargetSpec(nil), s.Active.Targets...)
 	if s.Candidate != nil {
@@ -181,6 +188,9 @@ func (s *ServiceSpec) validate() error {
 	}
 	if s.ResponseHeaderTimeout < 0 {
 		return fmt.Errorf("%w: service %q: response header timeout must not be negative", ErrInvalidSpec, s.Name)
+	}
+	if err := s.Compression.validate(); err != nil {
+		return fmt.Errorf("%w: service %q: compression: %w", ErrInvalidSpec, s.Name, err)
 	}
 	for _, f := range s.Files {
 		if !strings.HasPrefix(f.Prefix, "/") || !strings.HasSuffix(f.Prefix, "/") {

@@ -48,6 +48,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("/healthz", a.health)
 	mux.HandleFunc("/sse", a.sse)
 	mux.HandleFunc("/slow", a.slow)
+	mux.HandleFunc("/text", a.text)
 	mux.HandleFunc("/", a.root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Version", a.opts.version)

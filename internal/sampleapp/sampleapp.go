@@ -4,10 +4,11 @@
 //
 // Endpoints: GET /healthz answers 200 "ok" (503 with --unhealthy); /sse
 // streams server-sent events until the client leaves; /slow?ms=1500 sleeps
-// then answers; every other path answers 200 with a JSON body holding
-// version, port, path and host (POST adds the body length as "bytes");
-// with --db-query it first runs that query on PostgreSQL and answers 500
-// when it fails, like an app whose schema changed under it.
+// then answers; /text?size=n&type=t&chunked=1 answers n bytes of TextBody
+// (for compression tests); every other path answers 200 with a JSON body
+// holding version, port, path and host (POST adds the body length as
+// "bytes"); with --db-query it first runs that query on PostgreSQL and
+// answers 500 when it fails, like an app whose schema changed under it.
 // Every response carries an X-Version header.
 package sampleapp
 
