@@ -403,28 +403,34 @@ func TestCompressMinSizeAndTypes(t *testing.T) {
 // client through the compressor: the backend sends the next event only
 // after the client decoded the previous one.
 func TestCompressStreams(t *testing.T) {
-	next := make(chan struct{})
-	be := httptestHandler(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", r.URL.Query().Get("type"))
-		w.WriteHeader(200)
-		w.(http.Flusher).Flush()
-		for i := range 3 {
-			fmt.Fprintf(w, "data: event %d\n\n", i)
+	// Each case has its own backend and channel: a handler of an earlier
+	// case that has not seen its client leave yet must not take the next
+	// case's signal.
+	start := func(t *testing.T) (string, chan struct{}) {
+		next := make(chan struct{})
+		be := httptestHandler(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", r.URL.Query().Get("type"))
+			w.WriteHeader(200)
 			w.(http.Flusher).Flush()
-			select {
-			case <-next:
-			case <-r.Context().Done():
-				return
-			case <-time.After(10 * time.Second):
-				return
+			for i := range 3 {
+				fmt.Fprintf(w, "data: event %d\n\n", i)
+				w.(http.Flusher).Flush()
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				case <-time.After(10 * time.Second):
+					return
+				}
 			}
-		}
-	})
-	base := compressProxy(t, be, &Compression{})
+		})
+		return compressProxy(t, be, &Compression{}), next
+	}
 	client := noDecodeClient()
 	for _, ct := range []string{"text/event-stream", "application/x-ndjson"} {
 		for _, enc := range []string{"gzip", "br", "zstd"} {
 			t.Run(ct+"/"+enc, func(t *testing.T) {
+				base, next := start(t)
 				req, _ := http.NewRequest("GET", base+"/events?type="+ct, nil)
 				req.Header.Set("Accept-Encoding", enc)
 				resp, err := client.Do(req)

@@ -185,6 +185,9 @@ func (w *h1Writer) commit(done bool) error {
 	}
 	if !w.noBody && w.cl < 0 {
 		switch {
+		case done && c.h.minor >= 1 && w.hasTrailers():
+			// Trailers need a chunked body, however short it is.
+			w.chunked = true
 		case done:
 			w.cl = int64(len(w.pend))
 			w.hdr["Content-Length"] = nil // written below from w.cl
@@ -457,3 +460,17 @@ func (w *h1Writer) ReadFrom(src io.Reader) (int64, error) {
 
 // writerOnly hides a writer's ReadFrom from io.Copy.
 type writerOnly struct{ io.Writer }
+
+// hasTrailers reports whether the handler declared trailers (a Trailer
+// header) or set any (http.TrailerPrefix keys).
+func (w *h1Writer) hasTrailers() bool {
+	if len(w.hdr["Trailer"]) > 0 {
+		return true
+	}
+	for k := range w.hdr {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
