@@ -24,6 +24,8 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
+
+	"github.com/cutover-dev/cutover/internal/zapslog"
 )
 
 // Challenge names.
@@ -104,7 +106,7 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	m := &Manager{opts: opts, log: opts.Logger}
-	zl := newZapLogger(opts.Logger)
+	zl := zapslog.Logger(opts.Logger, zapslog.Options{Component: "acme"}) // Info and above: orders, challenges, failures
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.cfg, nil },
 		RenewCheckInterval: opts.RenewCheck,

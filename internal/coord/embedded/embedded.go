@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
 )
 
 // Options configures Start.
@@ -147,7 +146,7 @@ func embedConfig(opts Options) (*embed.Config, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = opts.Name
 	cfg.Dir = opts.Dir
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(&slogCore{log: opts.Logger, level: zap.WarnLevel}))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(opts.Logger))
 	cfg.LogLevel = "warn"
 	client := url.URL{Scheme: "http", Host: opts.ClientListen}
 	peer := url.URL{Scheme: advertise.Scheme, Host: opts.PeerListen}
