@@ -212,6 +212,9 @@ func (b *h1Body) readChunked(p []byte) (int, error) {
 		if len(line) == 0 || line[len(line)-1] != '\r' {
 			return 0, errChunkedBody // a bare LF, as net/http refuses
 		}
+		if bytes.IndexByte(line[:len(line)-1], '\r') >= 0 {
+			return 0, errChunkedBody // a CR inside the line, as net/http refuses
+		}
 		size, ok := parseChunkSize(line[:len(line)-1])
 		if !ok {
 			return 0, errChunkedBody
@@ -257,17 +260,26 @@ func parseChunkSize(line []byte) (int64, bool) {
 // readTrailer reads and discards the trailer section after the last
 // chunk; its lines must be valid header lines.
 func (b *h1Body) readTrailer() error {
+	// net/http ends the body at once on a CRLF and otherwise wants the
+	// trailer to end in CRLF CRLF: a bare LF at its end is refused, as
+	// there.
+	prevCR := true
 	for {
 		line, err := b.rd.line(maxChunkLine)
 		if err != nil {
 			return err
 		}
+		cr := false
 		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+			line, cr = line[:n-1], true
 		}
 		if len(line) == 0 {
+			if !cr || !prevCR {
+				return errChunkedBody
+			}
 			return nil
 		}
+		prevCR = cr
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 || !allTokenBytes(line[:colon]) {
 			return errChunkedBody

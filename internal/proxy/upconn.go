@@ -13,6 +13,7 @@ import (
 type upConn struct {
 	nc     net.Conn // a *trackedConn
 	br     *bufio.Reader
+	lastCR bool // the last line readLine returned ended in CR LF
 	bw     *bufio.Writer
 	t      *target
 	idleAt time.Time

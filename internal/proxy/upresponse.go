@@ -72,8 +72,9 @@ func (c *upConn) readLine() ([]byte, error) {
 		return nil, err
 	}
 	line = line[:len(line)-1]
+	c.lastCR = false
 	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+		line, c.lastCR = line[:n-1], true
 	}
 	return line, nil
 }
@@ -173,14 +174,16 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 			return errResponseHead
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		if colon <= 0 || bytes.IndexByte(line, '\r') >= 0 {
+			// No name, or a CR that does not end the line (net/http
+			// refuses both).
 			return errMalformedResponse
 		}
 		kb := line[:colon]
 		if !canonicalizeKey(kb) {
 			return errMalformedResponse
 		}
-		v := bytes.TrimSpace(line[colon+1:])
+		v := bytes.Trim(line[colon+1:], " \t") // SP and HTAB only: other controls make the line malformed
 		for _, ch := range v {
 			if !validHeaderValueByte(ch) {
 				return errMalformedResponse
@@ -195,6 +198,13 @@ func (c *upConn) readOneHead(resp *upResponse) error {
 			}
 			resp.contentLen = n
 		case "Transfer-Encoding":
+			if minor == '0' {
+				// HTTP/1.0 has no transfer codings: the body is framed by
+				// Content-Length or the connection's end, as net/http
+				// reads it; the connection is not reused after it.
+				resp.closeAfter = true
+				continue
+			}
 			resp.chunked = hasTokenBytes(v, "chunked")
 			if !resp.chunked {
 				return errMalformedResponse
@@ -315,7 +325,7 @@ func (c *upConn) readChunked(resp *upResponse, p []byte) (int, error) {
 			if err != nil {
 				return 0, chunkErr(err)
 			}
-			if len(line) != 0 {
+			if len(line) != 0 || !c.lastCR {
 				return 0, errChunk
 			}
 			resp.chunkCRLF = false
@@ -323,6 +333,9 @@ func (c *upConn) readChunked(resp *upResponse, p []byte) (int, error) {
 		line, err := c.readLine()
 		if err != nil {
 			return 0, chunkErr(err)
+		}
+		if !c.lastCR || bytes.IndexByte(line, '\r') >= 0 {
+			return 0, errChunk // a bare LF or a CR inside the size line, as net/http refuses
 		}
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i]
@@ -380,7 +393,13 @@ func (c *upConn) readTrailers(resp *upResponse) error {
 		if isHopHeader(k) || k == "Content-Length" {
 			continue
 		}
-		resp.trailers = append(resp.trailers, headerPair{k, string(bytes.TrimSpace(line[colon+1:]))})
+		v := bytes.Trim(line[colon+1:], " \t")
+		for _, ch := range v {
+			if !validHeaderValueByte(ch) || ch == '\r' {
+				return errChunk
+			}
+		}
+		resp.trailers = append(resp.trailers, headerPair{k, string(v)})
 	}
 }
 
