@@ -96,9 +96,12 @@ type Agent struct {
 	takeovers  map[string]bool       // deploys being taken over
 	coords     map[string]*coordRun  // deploys this host coordinates
 	record     HostRecord            // last registered record
-	recordRev  int64
-	lastErr    map[string]string // service → last convergence or apply error
-	closed     bool
+	// regMu serialises the writes of the host record: each writes the
+	// latest record, so the last write is never an older one.
+	regMu     sync.Mutex
+	recordRev int64
+	lastErr   map[string]string // service → last convergence or apply error
+	closed    bool
 }
 
 // readiness is the last computed answer of the ready endpoint, lease aside.
@@ -283,13 +286,15 @@ func (a *Agent) register(ctx context.Context) error {
 	if s == nil {
 		return ErrNotReady
 	}
+	a.regMu.Lock()
+	defer a.regMu.Unlock()
 	a.mu.Lock()
-	rec := a.record
-	rec.Name = a.opts.Name
-	rec.PID = os.Getpid()
-	if rec.Started.IsZero() {
-		rec.Started = time.Now()
+	a.record.Name = a.opts.Name
+	a.record.PID = os.Getpid()
+	if a.record.Started.IsZero() {
+		a.record.Started = time.Now()
 	}
+	rec := a.record // the latest: a change after this read writes again after this write
 	a.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -298,7 +303,7 @@ func (a *Agent) register(ctx context.Context) error {
 		return fmt.Errorf("fleet: register host %s: %w", a.opts.Name, err)
 	}
 	a.mu.Lock()
-	a.record, a.recordRev = rec, res.Revision
+	a.recordRev = res.Revision
 	a.mu.Unlock()
 	return nil
 }
