@@ -374,14 +374,21 @@ func chunkErr(err error) error {
 
 // readTrailers reads the trailer section after the last chunk.
 func (c *upConn) readTrailers(resp *upResponse) error {
+	// As net/http: the section ends in CRLF right away, or its last line
+	// and the empty line both end in CRLF; a bare LF there is refused.
+	prevCR := true
 	for n := 0; ; n++ {
 		line, err := c.readLine()
 		if err != nil {
 			return err
 		}
 		if len(line) == 0 {
+			if !c.lastCR || !prevCR {
+				return errChunk
+			}
 			return nil
 		}
+		prevCR = c.lastCR
 		if n >= maxResponseFields {
 			return errResponseHead
 		}
